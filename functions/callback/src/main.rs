@@ -1,0 +1,8 @@
+//! The `callback` Lambda function. All logic lives in `shared::handlers::callback`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::telemetry::init();
+    let app = shared::App::from_env().await?;
+    shared::serve(app, shared::handlers::callback::handle).await
+}

@@ -1,0 +1,8 @@
+//! The `logout` Lambda function. All logic lives in `shared::handlers::logout`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::telemetry::init();
+    let app = shared::App::from_env().await?;
+    shared::serve(app, shared::handlers::logout::handle).await
+}

@@ -1,0 +1,143 @@
+// Deterministic test users and Domain API sample data for the ERP.net emulator.
+import { createHash } from 'node:crypto';
+
+// Test users. `sub` is the login name (as in ERP.net), `id` the stable user GUID.
+export const USERS = new Map([
+  ['demo', {
+    sub: 'demo',
+    password: 'demo',
+    id: '6f1e8d2c-5b1a-4c39-9a57-2f0d4c8e1a01',
+    name: 'Demo User',
+    email: 'demo@example.com',
+    locale: 'en',
+  }],
+  ['alice', {
+    sub: 'alice',
+    password: 'alice',
+    id: '0b7c3a52-9e4d-4f6a-8c21-5d3e7f9a2b02',
+    name: 'Alice Example',
+    email: 'alice@example.com',
+    locale: 'en',
+  }],
+]);
+
+// A fixed GUID derived from a seed string (stable across runs and machines).
+export function fixedGuid(seed) {
+  const h = createHash('sha256').update(seed).digest('hex');
+  const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+const CUSTOMER_ROWS = [
+  // [Name, City, Active, CreditLimit]
+  ['Sofia a b Trading', 'Sofia', true, 50000],
+  ['Nova a b Systems', 'Plovdiv', true, 25000],
+  ['Terra b Construction', 'Varna', true, 120000],
+  ['Alpha Beta Ltd', 'Sofia', true, 10000],
+  ['Omega Bank', 'Burgas', true, 1000000],
+  ['Delta Brothers', 'Ruse', false, 0],
+  ['Santa Barbara Wines', 'Stara Zagora', true, 35000],
+  ['Aurora Bakery', 'Pleven', true, 5000],
+  ['Balkan Steel', 'Pernik', true, 250000],
+  ['Rila Water', 'Samokov', true, 15000],
+  ['Pirin Timber', 'Bansko', false, 0],
+  ['Danube Shipping', 'Ruse', true, 400000],
+  ['Black Sea Resorts', 'Varna', true, 80000],
+  ['Thracian Gold', 'Plovdiv', true, 60000],
+  ['Rose Valley Oils', 'Kazanlak', true, 45000],
+  ['Vitosha Software', 'Sofia', true, 30000],
+  ['Struma Logistics', 'Blagoevgrad', true, 70000],
+  ['Maritsa Farms', 'Haskovo', false, 0],
+  ['Yantra Textiles', 'Veliko Tarnovo', true, 20000],
+  ['Iskar Energy', 'Sofia', true, 900000],
+  ['Rhodope Dairy', 'Smolyan', true, 12000],
+  ['Strandzha Honey', 'Malko Tarnovo', true, 3000],
+  ['Dobrudzha Grain', 'Dobrich', true, 150000],
+  ['Lom Port Services', 'Lom', false, 0],
+  ['Shipka Motors', 'Gabrovo', true, 90000],
+  ['Emine Fisheries', 'Nesebar', true, 8000],
+  ['Kaliakra Wind', 'Kavarna', true, 300000],
+  ['Belogradchik Stone', 'Vidin', true, 11000],
+  ['Melnik Cellars', 'Sandanski', true, 22000],
+  ['Osogovo Mining', 'Kyustendil', true, 500000],
+  ['Tundzha Paper', 'Yambol', false, 0],
+  ['Sredna Gora Tools', 'Koprivshtitsa', true, 9000],
+  ['Ludogorie Feed', 'Razgrad', true, 14000],
+  ['Sakar Solar', 'Topolovgrad', true, 210000],
+  ['Zlatni Pyasatsi Hotels', 'Varna', true, 175000],
+  ['Plana Cafe', 'Sofia', true, 1500],
+];
+
+const PRODUCT_ROWS = [
+  // [PartNumber, Name, Active, UnitPrice]
+  ['P-1001', 'Steel Bolt M8', true, 0.25],
+  ['P-1002', 'Steel Nut M8', true, 0.1],
+  ['P-1003', 'Washer 8 mm', true, 0.05],
+  ['P-1004', 'Hex Key Set', true, 12.5],
+  ['P-1005', 'Cordless Drill', true, 149.9],
+  ['P-1006', 'Drill Bit Set', true, 24],
+  ['P-1007', 'Safety Gloves', false, 3.2],
+  ['P-1008', 'Work Boots', true, 59],
+  ['P-1009', 'Measuring Tape 5 m', true, 7.8],
+  ['P-1010', 'Spirit Level', true, 18.4],
+  ['P-1011', 'Angle Grinder', true, 89],
+  ['P-1012', 'Cutting Disc 125 mm', true, 1.9],
+];
+
+function buildCustomers() {
+  return CUSTOMER_ROWS.map(([Name, City, Active, CreditLimit], i) => ({
+    Id: fixedGuid(`Crm_Sales_Customers/${i + 1}`),
+    Number: `C${String(i + 1).padStart(4, '0')}`,
+    Name,
+    Active,
+    City,
+    CreditLimit,
+  }));
+}
+
+function buildProducts() {
+  return PRODUCT_ROWS.map(([PartNumber, Name, Active, UnitPrice], i) => ({
+    Id: fixedGuid(`General_Products_Products/${i + 1}`),
+    PartNumber,
+    Name,
+    Active,
+    UnitPrice,
+  }));
+}
+
+// Entity set definitions: property name -> EDM type.
+export const ENTITY_SETS = {
+  Crm_Sales_Customers: {
+    type: 'Crm.Sales.Customer',
+    properties: {
+      Id: 'Edm.Guid', Number: 'Edm.String', Name: 'Edm.String', Active: 'Edm.Boolean', City: 'Edm.String', CreditLimit: 'Edm.Decimal',
+    },
+    numberPrefix: 'C',
+    numberField: 'Number',
+    build: buildCustomers,
+  },
+  General_Products_Products: {
+    type: 'General.Products.Product',
+    properties: {
+      Id: 'Edm.Guid', PartNumber: 'Edm.String', Name: 'Edm.String', Active: 'Edm.Boolean', UnitPrice: 'Edm.Decimal',
+    },
+    numberPrefix: 'P-',
+    numberField: 'PartNumber',
+    build: buildProducts,
+  },
+};
+
+// Live (mutable) data; restored by resetData().
+export const DATA = {};
+export function resetData() {
+  for (const [name, def] of Object.entries(ENTITY_SETS)) {
+    DATA[name] = def.build();
+  }
+}
+resetData();
+
+// Deterministic binary payload (all 256 byte values, PNG signature first) for binary pass-through tests.
+export const PICTURE_BYTES = Buffer.concat([
+  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+  Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+]);

@@ -1,0 +1,369 @@
+// oidc-provider configured like ERP.net's identity server (IdentityServer under {root}/id).
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+
+import Provider, { errors, interactionPolicy } from 'oidc-provider';
+import { SignJWT, decodeJwt, decodeProtectedHeader, importJWK } from 'jose';
+
+import MemoryAdapter, { revokeGrant, sessionsBySid, destroySession } from './adapter.js';
+import { USERS } from './data.js';
+import { config, control, stats, countTokenError } from './state.js';
+
+export const MOUNT = '/id';
+export const RESOURCE = 'urn:erpnet:domainapi'; // resource indicator (must be a URI)
+export const AUDIENCE = 'DomainAPI'; // `aud` of access tokens, as in ERP.net
+
+function rsaJwk(kid) {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+}
+
+// The provider's signing key (fresh per process: restarting the emulator invalidates everything,
+// exactly like a restart of the in-memory provider does).
+export const signingJwk = rsaJwk(randomBytes(8).toString('hex'));
+export const publicJwk = (({ kty, n, e, kid, alg, use }) => ({ kty, n, e, kid, alg, use }))(signingJwk);
+// A foreign key for the `foreign-key` ID-token fault (same kid, so only the signature betrays it).
+const foreignJwk = { ...rsaJwk(signingJwk.kid) };
+
+let realKey;
+let foreignKey;
+
+// ---- ID-token tampering (fault injection) -----------------------------------------------------
+
+async function tamperIdToken(jwt, fault) {
+  const header = decodeProtectedHeader(jwt);
+  const payload = decodeJwt(jwt);
+  const now = Math.floor(Date.now() / 1000);
+  let key = realKey;
+  switch (fault) {
+    case 'wrong-audience':
+      payload.aud = 'some.other.app/second';
+      break;
+    case 'wrong-nonce':
+      payload.nonce = `wrong-${randomBytes(8).toString('hex')}`;
+      break;
+    case 'expired':
+      payload.iat = now - 2 * config.idTokenTtl - 120;
+      payload.exp = now - config.idTokenTtl - 60;
+      if (payload.auth_time && payload.auth_time > payload.iat) payload.auth_time = payload.iat;
+      break;
+    case 'wrong-issuer':
+      payload.iss = 'http://evil.example/id';
+      break;
+    case 'foreign-key':
+      key = foreignKey;
+      break;
+    default:
+      return jwt;
+  }
+  return new SignJWT(payload).setProtectedHeader(header).sign(key);
+}
+
+async function addAtHash(jwt, accessToken) {
+  const header = decodeProtectedHeader(jwt);
+  const payload = decodeJwt(jwt);
+  const digest = createHash('sha256').update(accessToken).digest();
+  payload.at_hash = digest.subarray(0, digest.length / 2).toString('base64url');
+  return new SignJWT(payload).setProtectedHeader(header).sign(realKey);
+}
+
+// ---- accounts -----------------------------------------------------------------------------------
+
+export function userClaims(user) {
+  return {
+    sub: user.sub, id: user.id, name: user.name, email: user.email, locale: user.locale,
+  };
+}
+
+async function findAccount(ctx, sub) {
+  const user = USERS.get(sub);
+  if (!user) return undefined;
+  return {
+    accountId: sub,
+    async claims() {
+      return userClaims(user);
+    },
+  };
+}
+
+// ---- auto-consent for the trusted application -------------------------------------------------
+
+async function loadExistingGrant(ctx) {
+  const { oidc } = ctx;
+  const { Grant } = oidc.provider;
+  const accountId = oidc.account.accountId;
+  const clientId = oidc.client.clientId;
+  const grantId = oidc.result?.consent?.grantId || oidc.session.grantIdFor(clientId);
+
+  let grant = grantId ? await Grant.find(grantId) : undefined;
+  if (grant && (grant.accountId !== accountId || grant.clientId !== clientId)) grant = undefined;
+  if (!grant) grant = new Grant({ accountId, clientId });
+
+  // Consent is implied for the trusted app: grant whatever was (validly) requested.
+  const oidcScopes = [...oidc.requestParamOIDCScopes];
+  if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
+  const claims = oidc.requestParamClaims ? [...oidc.requestParamClaims] : [];
+  if (claims.length) grant.addOIDCClaims(claims);
+  for (const [indicator, rs] of Object.entries(oidc.resourceServers || {})) {
+    const scopes = [...oidc.requestParamScopes].filter((s) => rs.scopes.has(s));
+    if (scopes.length) grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  await grant.save();
+  return grant;
+}
+
+// ---- the provider -------------------------------------------------------------------------------
+
+export async function createProvider() {
+  realKey = await importJWK(signingJwk, 'RS256');
+  foreignKey = await importJWK(foreignJwk, 'RS256');
+
+  const policy = interactionPolicy.base();
+  // prompt=consent (which the emulator adds itself so offline_access is honoured) must not force a
+  // consent screen: IdentityServer does not show one for a trusted app with consent disabled.
+  policy.get('consent').checks.remove('consent_prompt');
+
+  const configuration = {
+    adapter: MemoryAdapter,
+    jwks: { keys: [signingJwk] },
+    clients: [{
+      client_id: config.clientId,
+      client_secret: config.clientSecret,
+      client_name: 'ERP.net BFF (trusted application)',
+      application_type: 'web',
+      token_endpoint_auth_method: 'client_secret_post',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code', 'code id_token'],
+      redirect_uris: config.redirectUris,
+      post_logout_redirect_uris: config.postLogoutUris,
+      scope: 'openid profile offline_access',
+    }],
+    scopes: ['openid', 'profile', 'offline_access'],
+    claims: {
+      openid: ['sub', 'id'],
+      profile: ['name', 'email', 'locale'],
+    },
+    conformIdTokenClaims: false,
+    clockTolerance: 0,
+    cookies: {
+      keys: [randomBytes(32).toString('base64url')],
+      long: { httpOnly: true, sameSite: 'lax', signed: true },
+      short: { httpOnly: true, sameSite: 'lax', signed: true },
+    },
+    pkce: { required: () => true },
+    responseTypes: ['code', 'code id_token'],
+    routes: {
+      authorization: '/connect/authorize',
+      token: '/connect/token',
+      end_session: '/connect/endsession',
+      revocation: '/connect/revocation',
+      userinfo: '/connect/userinfo',
+      jwks: '/.well-known/openid-configuration/jwks',
+      introspection: '/connect/introspect',
+    },
+    findAccount,
+    loadExistingGrant,
+    interactions: {
+      policy,
+      url: (ctx, interaction) => `${MOUNT}/interaction/${interaction.uid}`,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      // not offered by ERP.net's identity server
+      pushedAuthorizationRequests: { enabled: false },
+      dPoP: { enabled: false },
+      revocation: {
+        enabled: true,
+        allowedPolicy: (ctx, client, token) => {
+          if (token.clientId !== client.clientId) {
+            throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          }
+          return true;
+        },
+      },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        // never shown: autoConfirmEndSession() signs out right away (see below)
+        logoutSource: (ctx, form) => {
+          ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Sign out</title></head><body>${form}
+<button type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button></body></html>`;
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: (ctx, client, oneOf) => (oneOf ? (oneOf.includes(RESOURCE) ? RESOURCE : oneOf[0]) : RESOURCE),
+        useGrantedResource: () => true,
+        getResourceServerInfo: (ctx, resource) => {
+          if (resource !== RESOURCE) throw new errors.InvalidTarget();
+          return {
+            scope: 'read update',
+            audience: AUDIENCE,
+            accessTokenTTL: config.accessTokenTtl,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+    formats: {
+      customizers: {
+        // ERP.net-like access token claims: scope as an array, user id/name/email, sid.
+        async jwt(ctx, token, jwt) {
+          const user = USERS.get(token.accountId);
+          if (user) {
+            Object.assign(jwt.payload, {
+              id: user.id, name: user.name, email: user.email, locale: user.locale,
+            });
+          }
+          if (token.sid) jwt.payload.sid = token.sid;
+          const scopes = new Set((token.scope || '').split(' ').filter(Boolean));
+          const source = ctx?.oidc?.entities?.AuthorizationCode || ctx?.oidc?.entities?.RefreshToken;
+          for (const s of (source?.scope || '').split(' ')) if (s) scopes.add(s);
+          jwt.payload.scope = [...scopes];
+        },
+      },
+    },
+    issueRefreshToken: (ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    rotateRefreshToken: () => true,
+    ttl: {
+      AccessToken: () => config.accessTokenTtl,
+      IdToken: () => config.idTokenTtl,
+      AuthorizationCode: () => 60,
+      Interaction: () => 3600,
+      Session: () => Math.max(14 * 24 * 3600, config.refreshTokenTtl),
+      Grant: () => config.refreshTokenTtl,
+      // absolute lifetime, counted from the first sign-in (IdentityServer's absolute expiration)
+      RefreshToken: (ctx, token) => {
+        const rotated = ctx?.oidc?.entities?.RotatedRefreshToken;
+        if (rotated) return Math.max(1, rotated.remainingTTL);
+        return config.refreshTokenTtl;
+      },
+    },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Error</title></head><body>
+<h1>ERP.net emulator: error</h1>
+${Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <span class="${escapeHtml(k)}">${escapeHtml(v)}</span></p>`).join('\n')}
+</body></html>`;
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = false;
+
+  // The client is registered with http://localhost redirect URIs; oidc-provider refuses those for
+  // clients allowed an `id_token` response type (implicit/hybrid) unless told otherwise.
+  const { invalidate: origInvalidate } = provider.Client.Schema.prototype;
+  provider.Client.Schema.prototype.invalidate = function invalidate(message, code) {
+    if (code === 'implicit-force-https' || code === 'implicit-forbid-localhost') return;
+    origInvalidate.call(this, message, code);
+  };
+
+  // ERP.net puts `sid` (the ERP session id) into every ID token and access token; oidc-provider
+  // only does so for clients registered for back-channel logout.
+  provider.Client.prototype.includeSid = () => true;
+
+  // Fault injection: tamper with issued ID tokens (token endpoint and hybrid authorization response).
+  // (Token-endpoint ID tokens are tampered with after at_hash is added, see below.)
+  const origIssue = provider.IdToken.prototype.issue;
+  provider.IdToken.prototype.issue = async function issue(opts) {
+    // ERP.net's hybrid ID tokens carry s_hash; oidc-provider adds it only in FAPI 1.0 mode.
+    const state = this.ctx?.oidc?.params?.state;
+    if (opts?.use === 'idtoken' && this.extra.c_hash && state && !this.extra.s_hash) this.set('s_hash', state);
+    const jwt = await origIssue.call(this, opts);
+    if (opts?.use === 'idtoken' && control.idToken && this.ctx?.oidc?.route !== 'token') {
+      return tamperIdToken(jwt, control.idToken);
+    }
+    return jwt;
+  };
+
+  provider.use(async (ctx, next) => {
+    const path = ctx.path;
+    if (path === '/connect/authorize') stats.authorize += 1;
+    else if (path === '/connect/revocation') stats.revocation += 1;
+    else if (path === '/connect/userinfo') stats.userinfo += 1;
+    else if (path === '/connect/endsession' || path === '/connect/endsession/confirm') stats.endSession += 1;
+
+    await next();
+
+    if ((path === '/connect/token' || path === '/connect/revocation') && ctx.status === 401 && ctx.body?.error === 'invalid_client') {
+      // IdentityServer answers a bad client id/secret with HTTP 400, not 401.
+      ctx.status = 400;
+      ctx.remove('WWW-Authenticate');
+    }
+    if (path === '/connect/token' && ctx.status >= 400 && ctx.body && typeof ctx.body === 'object' && ctx.body.error) {
+      countTokenError(ctx.body.error);
+    }
+
+    // Token-endpoint ID tokens carry at_hash in ERP.net (IdentityServer); oidc-provider only adds
+    // it to implicit-flow ID tokens. Add it (re-signing with the provider key), then apply faults.
+    if (path === '/connect/token' && ctx.status === 200 && ctx.body?.id_token && ctx.body.access_token) {
+      ctx.body.id_token = await addAtHash(ctx.body.id_token, ctx.body.access_token);
+      if (control.idToken) ctx.body.id_token = await tamperIdToken(ctx.body.id_token, control.idToken);
+    }
+
+    if (path === '/.well-known/openid-configuration' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+      ctx.body.scopes_supported = [...new Set([...(ctx.body.scopes_supported || []), 'read', 'update'])];
+    }
+
+    // End session without a confirmation page (IdentityServer behaviour with a valid id_token_hint):
+    // oidc-provider has rendered its "do you want to sign out" form; sign out right away instead.
+    if (path === '/connect/endsession' && ctx.status === 200 && ctx.oidc?.session) {
+      await autoConfirmEndSession(ctx);
+    }
+  });
+
+  // Validate the static client now rather than at the first request.
+  const client = await provider.Client.find(config.clientId);
+  if (!client) throw new Error('client registration failed');
+
+  return provider;
+}
+
+async function autoConfirmEndSession(ctx) {
+  const { session } = ctx.oidc;
+  const state = { ...(session.state || {}) };
+  const grantIds = new Set();
+  for (const auth of Object.values(session.authorizations || {})) {
+    if (auth?.grantId) grantIds.add(auth.grantId);
+  }
+
+  // Also end the ERP session named by the id_token_hint's sid, even when the browser's session
+  // cookie did not come along (e.g. a client that drives the logout without the login cookies).
+  const hint = ctx.oidc.entities.IdTokenHint;
+  const sid = hint?.payload?.sid;
+  const clientId = hint?.payload?.aud;
+  if (sid && typeof clientId === 'string') {
+    for (const other of sessionsBySid(clientId, sid)) {
+      for (const auth of Object.values(other.payload.authorizations || {})) {
+        if (auth?.grantId) grantIds.add(auth.grantId);
+      }
+      if (other.id !== session.id) destroySession(other.id);
+    }
+  }
+
+  for (const grantId of grantIds) revokeGrant(grantId);
+  await session.destroy();
+  const sessionCookie = ctx.oidc.provider.cookieName('session');
+  ctx.cookies.set(sessionCookie, null, {
+    httpOnly: true, sameSite: 'lax', signed: true, overwrite: true,
+  });
+
+  let target;
+  if (state.postLogoutRedirectUri) {
+    const url = new URL(state.postLogoutRedirectUri);
+    if (state.state != null) url.searchParams.set('state', state.state);
+    target = url.href;
+  } else {
+    target = ctx.oidc.urlFor('end_session_success', {});
+  }
+  ctx.oidc.provider.emit('end_session.success', ctx);
+  ctx.status = 302;
+  ctx.redirect(target);
+}
+
+export function escapeHtml(v) {
+  return String(v).replace(/[&<>"']/g, (c) => ({
+    '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+  }[c]));
+}

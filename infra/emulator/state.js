@@ -1,0 +1,146 @@
+// Configuration (environment), counters, fault switches and the API request log.
+
+function int(name, def) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function list(name, def) {
+  const raw = process.env[name];
+  const value = raw === undefined || raw.trim() === '' ? def : raw;
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function str(name, def) {
+  const raw = process.env[name];
+  return raw === undefined || raw === '' ? def : raw;
+}
+
+const refreshReuse = str('EMULATOR_REFRESH_REUSE', 'reject');
+if (!['reject', 'revoke-grant'].includes(refreshReuse)) {
+  throw new Error(`EMULATOR_REFRESH_REUSE must be "reject" or "revoke-grant", got ${JSON.stringify(refreshReuse)}`);
+}
+
+export const config = {
+  host: str('EMULATOR_HOST', '127.0.0.1'),
+  port: int('EMULATOR_PORT', 5005),
+  clientId: str('EMULATOR_CLIENT_ID', 'my.trusted.app/first'),
+  clientSecret: str('EMULATOR_CLIENT_SECRET', 'local-dev-secret-change-me'),
+  redirectUris: list('EMULATOR_REDIRECT_URIS', 'http://localhost:5173/auth/callback'),
+  postLogoutUris: list('EMULATOR_POST_LOGOUT_URIS', 'http://localhost:5173/'),
+  accessTokenTtl: int('EMULATOR_ACCESS_TOKEN_TTL', 3600),
+  idTokenTtl: int('EMULATOR_ID_TOKEN_TTL', 300),
+  refreshTokenTtl: int('EMULATOR_REFRESH_TOKEN_TTL', 2592000),
+  refreshReuse,
+  // set once the server listens (EMULATOR_PORT=0 picks a free port)
+  origin: undefined,
+  issuer: undefined,
+};
+
+for (const k of ['accessTokenTtl', 'idTokenTtl', 'refreshTokenTtl']) {
+  if (config[k] < 1) throw new Error(`${k} must be at least 1 second`);
+}
+
+export function setOrigin(port) {
+  config.port = port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  config.origin = `http://${host}:${port}`;
+  config.issuer = `${config.origin}/id`;
+}
+
+// ---- counters ---------------------------------------------------------------------------------
+
+function freshStats() {
+  return {
+    token: { authorization_code: 0, refresh_token: 0, other: 0 },
+    tokenAuthMethods: { client_secret_post: 0, client_secret_basic: 0, none: 0 },
+    tokenErrors: { invalid_grant: 0, invalid_client: 0, invalid_request: 0 },
+    authorize: 0,
+    endSession: 0,
+    revocation: 0,
+    userinfo: 0,
+    api: 0,
+    login: { ok: 0, failed: 0 },
+  };
+}
+
+export let stats = freshStats();
+
+export function countTokenError(code) {
+  stats.tokenErrors[code] = (stats.tokenErrors[code] || 0) + 1;
+}
+
+// ---- API request log --------------------------------------------------------------------------
+
+const MAX_REQUESTS = 200;
+export let requests = [];
+
+export function recordRequest(entry) {
+  requests.push(entry);
+  if (requests.length > MAX_REQUESTS) requests.splice(0, requests.length - MAX_REQUESTS);
+}
+
+export function resetCounters() {
+  stats = freshStats();
+  requests = [];
+}
+
+// ---- fault switches ---------------------------------------------------------------------------
+
+const ID_TOKEN_FAULTS = new Set(['wrong-audience', 'wrong-nonce', 'foreign-key', 'expired', 'wrong-issuer']);
+
+function freshControl() {
+  return {
+    tokenDelayMs: 0,
+    tokenStatus: null,
+    tokenError: null,
+    idToken: null,
+    apiDelayMs: 0,
+    apiStatus: null,
+    apiResponseBytes: 0,
+  };
+}
+
+export let control = freshControl();
+
+// Replace the whole fault state (so `{}` switches every fault off). Throws on bad input.
+export function setControl(body) {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new Error('control body must be a JSON object');
+  }
+  const next = freshControl();
+  for (const [key, value] of Object.entries(body)) {
+    if (!(key in next)) throw new Error(`unknown control key ${key}`);
+    if (value === null) continue;
+    switch (key) {
+      case 'tokenDelayMs':
+      case 'apiDelayMs':
+      case 'apiResponseBytes':
+        if (!Number.isInteger(value) || value < 0) throw new Error(`${key} must be a non-negative integer`);
+        next[key] = value;
+        break;
+      case 'tokenStatus':
+      case 'apiStatus':
+        if (!Number.isInteger(value) || value < 100 || value > 599) throw new Error(`${key} must be an HTTP status`);
+        next[key] = value;
+        break;
+      case 'tokenError':
+        if (typeof value !== 'string' || !value) throw new Error('tokenError must be a string');
+        next[key] = value;
+        break;
+      case 'idToken':
+        if (!ID_TOKEN_FAULTS.has(value)) throw new Error(`idToken must be one of ${[...ID_TOKEN_FAULTS].join(', ')} or null`);
+        next[key] = value;
+        break;
+      default:
+        break;
+    }
+  }
+  control = next;
+  return control;
+}

@@ -1,0 +1,83 @@
+//! [`App`]: everything a function needs, built once per cold start and borrowed by every request; and [`serve`],
+//! which runs a handler under the Lambda runtime and turns its errors into problem+json in one place.
+
+use crate::config::Config;
+use crate::errors::BffError;
+use crate::oidc::IdentityServer;
+use crate::store::SessionStore;
+use lambda_http::{Body, Request, Response, service_fn};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+pub struct App {
+    pub config: Config,
+    pub store: SessionStore,
+    pub idp: IdentityServer,
+    /// The client for the ERP.net API.
+    pub upstream: crate::proxy::UpstreamClient,
+}
+
+impl App {
+    /// Reads the configuration and builds the SDK and HTTP clients.
+    pub async fn from_env() -> Result<Self, lambda_http::Error> {
+        let config = Config::from_env()?;
+        Self::new(config).await
+    }
+
+    pub async fn new(config: Config) -> Result<Self, lambda_http::Error> {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .operation_attempt_timeout(Duration::from_secs(2))
+            .operation_timeout(Duration::from_secs(5))
+            .build();
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+        let idp_http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.idp_timeout)
+            .connect_timeout(config.idp_timeout.min(Duration::from_secs(3)))
+            .build()?;
+        let upstream = crate::proxy::UpstreamClient::new(config.upstream_timeout)?;
+        Ok(Self {
+            store: SessionStore::new(dynamo, config.session_table.clone()),
+            idp: IdentityServer::new(&config, idp_http),
+            upstream,
+            config,
+        })
+    }
+}
+
+/// Runs `handler` for every invocation. Errors become problem+json here and nowhere else; each request is logged
+/// once with its method, path (never the query: it may hold a code or state), status and duration.
+pub async fn serve<H, Fut>(app: App, handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<Response<Body>, BffError>> + Send,
+{
+    let app: &'static App = Box::leak(Box::new(app));
+    lambda_http::run(service_fn(move |req: Request| async move {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let resp = match handler(app, req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                if e.is_server_side() {
+                    tracing::error!(code = e.code(), error = %e, "request failed");
+                } else {
+                    tracing::info!(code = e.code(), "request refused");
+                }
+                e.to_response()
+            }
+        };
+        tracing::info!(
+            method = %method,
+            path = %path,
+            status = resp.status().as_u16(),
+            duration_ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        Ok::<_, std::convert::Infallible>(resp)
+    }))
+    .await
+}

@@ -1,0 +1,113 @@
+//! The BFF's two cookies, their flags, and reading them from a request.
+//!
+//! - `__Host-bff-session`: the session secret. `Secure; HttpOnly; SameSite=Strict; Path=/`, no `Domain`.
+//! - `__Host-bff-login`: binds pending logins to this browser. `SameSite=Lax` (a top-level cross-site GET from the
+//!   identity server carries it) or `None` in form_post mode (a cross-site POST carries no Lax cookie).
+//!
+//! The `__Host-` prefix makes the browser refuse the cookie unless it is `Secure`, host-only and `Path=/`, so a
+//! sibling subdomain cannot plant or shadow it.
+
+use cookie::{Cookie, SameSite};
+use lambda_http::http::{HeaderMap, HeaderValue, header};
+use std::time::Duration;
+
+pub const SESSION: &str = "__Host-bff-session";
+pub const LOGIN: &str = "__Host-bff-login";
+
+/// A cookie sent more than once with different values.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Ambiguous;
+
+/// The value of cookie `name` from the request's `Cookie` headers.
+///
+/// `Ok(None)` when absent; `Err(Ambiguous)` when it appears more than once with different values (a browser never sends
+/// that for a `__Host-` cookie, so it is hostile or broken input and must not pick a winner silently).
+pub fn read<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Ambiguous> {
+    let mut found: Option<&str> = None;
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(s) = value.to_str() else { continue };
+        for pair in s.split(';') {
+            let pair = pair.trim_start_matches(' ');
+            let Some((k, v)) = pair.split_once('=') else {
+                continue;
+            };
+            if k.trim() != name {
+                continue;
+            }
+            let v = v.trim().trim_matches('"');
+            match found {
+                Some(prev) if prev != v => return Err(Ambiguous),
+                _ => found = Some(v),
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// All cookies of the request as `(name, value)` pairs, in order (for the proxy's ERP cookie allowlist).
+pub fn all(headers: &HeaderMap) -> Vec<(&str, &str)> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect()
+}
+
+fn build(name: &'static str, value: String, same_site: SameSite, max_age: Option<Duration>) -> HeaderValue {
+    let mut c = Cookie::build((name, value)).secure(true).http_only(true).same_site(same_site).path("/");
+    if let Some(age) = max_age {
+        c = c.max_age(cookie::time::Duration::seconds(age.as_secs() as i64));
+    }
+    HeaderValue::from_str(&c.build().to_string()).expect("cookie values are base64url")
+}
+
+pub fn set_session(value: String, max_age: Duration) -> HeaderValue {
+    build(SESSION, value, SameSite::Strict, Some(max_age))
+}
+
+pub fn clear_session() -> HeaderValue {
+    build(SESSION, String::new(), SameSite::Strict, Some(Duration::ZERO))
+}
+
+/// The login-binding cookie; `form_post` needs `SameSite=None` so the identity server's cross-site POST carries it.
+pub fn set_login(value: String, max_age: Duration, form_post: bool) -> HeaderValue {
+    build(LOGIN, value, if form_post { SameSite::None } else { SameSite::Lax }, Some(max_age))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_cookie_has_every_flag() {
+        let v = set_session("abc".into(), Duration::from_secs(60));
+        let s = v.to_str().unwrap();
+        assert!(s.starts_with("__Host-bff-session=abc"));
+        for flag in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=60"] {
+            assert!(s.contains(flag), "{flag} missing in {s}");
+        }
+        assert!(!s.to_ascii_lowercase().contains("domain"));
+    }
+
+    #[test]
+    fn login_cookie_is_lax_or_none() {
+        assert!(set_login("x".into(), Duration::from_secs(600), false).to_str().unwrap().contains("SameSite=Lax"));
+        let none = set_login("x".into(), Duration::from_secs(600), true);
+        assert!(none.to_str().unwrap().contains("SameSite=None"));
+        assert!(none.to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn reads_and_refuses_ambiguous_duplicates() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("a=1; __Host-bff-session=xyz; b=2"));
+        assert_eq!(read(&h, SESSION), Ok(Some("xyz")));
+        assert_eq!(read(&h, LOGIN), Ok(None));
+        h.append(header::COOKIE, HeaderValue::from_static("__Host-bff-session=other"));
+        assert_eq!(read(&h, SESSION), Err(Ambiguous));
+        assert_eq!(all(&h).len(), 4);
+    }
+}

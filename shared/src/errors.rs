@@ -1,0 +1,199 @@
+//! Every failure the BFF can answer with, and the one place that turns it into `application/problem+json`
+//! (RFC 9457) with a stable `code`. Bodies never carry tokens, secrets or internal error text.
+
+use crate::cookies;
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BffError {
+    #[error("not authenticated")]
+    NotAuthenticated,
+    #[error("session expired")]
+    SessionExpired,
+    #[error("X-CSRF header required")]
+    CsrfRequired,
+    #[error("origin not allowed")]
+    OriginNotAllowed,
+    #[error("path not allowed")]
+    PathNotAllowed,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// The sign-in could not be completed; `error` is the IdP's or our own machine code.
+    #[error("login failed: {error}")]
+    LoginFailed { error: String, detail: &'static str },
+    #[error("identity server unavailable: {0}")]
+    IdpUnavailable(String),
+    #[error("identity server timed out")]
+    IdpTimeout,
+    #[error("upstream unavailable: {0}")]
+    UpstreamUnavailable(String),
+    #[error("upstream timed out")]
+    UpstreamTimeout,
+    #[error("upstream response too large")]
+    UpstreamResponseTooLarge,
+    #[error("session store unavailable: {0}")]
+    StoreUnavailable(String),
+    #[error("misconfigured: {0}")]
+    Misconfigured(String),
+    #[error("not found")]
+    NotFound,
+    #[error("not implemented")]
+    NotImplemented,
+}
+
+impl BffError {
+    pub fn status(&self) -> StatusCode {
+        use BffError::*;
+        match self {
+            NotAuthenticated | SessionExpired => StatusCode::UNAUTHORIZED,
+            CsrfRequired | OriginNotAllowed | PathNotAllowed => StatusCode::FORBIDDEN,
+            MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            InvalidRequest(_) | LoginFailed { .. } => StatusCode::BAD_REQUEST,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            IdpUnavailable(_) | UpstreamUnavailable(_) | UpstreamResponseTooLarge => StatusCode::BAD_GATEWAY,
+            IdpTimeout | UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            NotFound => StatusCode::NOT_FOUND,
+            NotImplemented => StatusCode::NOT_IMPLEMENTED,
+        }
+    }
+
+    /// The stable machine code clients branch on.
+    pub fn code(&self) -> &'static str {
+        use BffError::*;
+        match self {
+            NotAuthenticated => "not_authenticated",
+            SessionExpired => "session_expired",
+            CsrfRequired => "csrf_required",
+            OriginNotAllowed => "origin_not_allowed",
+            PathNotAllowed => "path_not_allowed",
+            MethodNotAllowed { .. } => "method_not_allowed",
+            InvalidRequest(_) => "invalid_request",
+            PayloadTooLarge => "payload_too_large",
+            LoginFailed { .. } => "login_failed",
+            IdpUnavailable(_) => "idp_unavailable",
+            IdpTimeout => "idp_timeout",
+            UpstreamUnavailable(_) => "upstream_unavailable",
+            UpstreamTimeout => "upstream_timeout",
+            UpstreamResponseTooLarge => "upstream_response_too_large",
+            StoreUnavailable(_) => "store_unavailable",
+            Misconfigured(_) => "misconfigured",
+            NotFound => "not_found",
+            NotImplemented => "not_implemented",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        use BffError::*;
+        match self {
+            NotAuthenticated => "You are not signed in.",
+            SessionExpired => "Your session has expired. Sign in again.",
+            CsrfRequired => "This request needs the header `X-CSRF: 1`.",
+            OriginNotAllowed => "Requests from this origin are not allowed.",
+            PathNotAllowed => "This API path is not allowed through the BFF.",
+            MethodNotAllowed { .. } => "This method is not allowed here.",
+            InvalidRequest(_) => "The request is not valid.",
+            PayloadTooLarge => "The request body is too large.",
+            LoginFailed { .. } => "Sign-in could not be completed.",
+            IdpUnavailable(_) => "The identity server is unavailable.",
+            IdpTimeout => "The identity server did not answer in time.",
+            UpstreamUnavailable(_) => "The ERP.net API is unavailable.",
+            UpstreamTimeout => "The ERP.net API did not answer in time.",
+            UpstreamResponseTooLarge => "The ERP.net API response is too large to pass through.",
+            StoreUnavailable(_) => "The session store is unavailable. Try again shortly.",
+            Misconfigured(_) => "The BFF is misconfigured.",
+            NotFound => "Not found.",
+            NotImplemented => "Not implemented yet.",
+        }
+    }
+
+    /// Client-safe detail. Internal causes (`IdpUnavailable(cause)` …) are logged, never sent.
+    fn detail(&self) -> Option<&'static str> {
+        use BffError::*;
+        match self {
+            InvalidRequest(d) => Some(d),
+            LoginFailed { detail, .. } => Some(detail),
+            UpstreamResponseTooLarge => Some("Page the request with $top (and follow @odata.nextLink)."),
+            MethodNotAllowed { .. } => None,
+            _ => None,
+        }
+    }
+
+    /// True where the failure is ours or a dependency's, not the client's: logged at error level.
+    pub fn is_server_side(&self) -> bool {
+        self.status().is_server_error()
+    }
+
+    /// The problem+json response. `session_expired` also clears the session cookie.
+    pub fn to_response(&self) -> Response<Body> {
+        let status = self.status();
+        let mut body = json!({
+            "type": format!("urn:erpnet-bff:problem:{}", self.code()),
+            "title": self.title(),
+            "status": status.as_u16(),
+            "code": self.code(),
+        });
+        if let Some(d) = self.detail() {
+            body["detail"] = json!(d);
+        }
+        if let BffError::LoginFailed { error, .. } = self {
+            body["error"] = json!(error);
+        }
+        let mut resp = Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "application/problem+json")
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(Body::Text(body.to_string()))
+            .expect("static response parts");
+        if let BffError::MethodNotAllowed { allow } = self {
+            resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if matches!(self, BffError::SessionExpired) {
+            resp.headers_mut().append(header::SET_COOKIE, cookies::clear_session());
+        }
+        resp
+    }
+}
+
+impl From<crate::store::StoreError> for BffError {
+    fn from(e: crate::store::StoreError) -> Self {
+        BffError::StoreUnavailable(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problem_json_has_stable_shape() {
+        let r = BffError::CsrfRequired.to_response();
+        assert_eq!(r.status(), 403);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/problem+json");
+        let Body::Text(t) = r.body() else { panic!() };
+        let v: serde_json::Value = serde_json::from_str(t).unwrap();
+        assert_eq!(v["code"], "csrf_required");
+        assert_eq!(v["status"], 403);
+    }
+
+    #[test]
+    fn internal_causes_are_not_sent() {
+        let r = BffError::IdpUnavailable("connect to secret-host:443 refused".into()).to_response();
+        let Body::Text(t) = r.body() else { panic!() };
+        assert!(!t.contains("secret-host"));
+    }
+
+    #[test]
+    fn session_expired_clears_cookie() {
+        let r = BffError::SessionExpired.to_response();
+        let c = r.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(c.starts_with("__Host-bff-session=;"));
+    }
+}
