@@ -1,7 +1,9 @@
 // Unbounded in-memory storage adapter for oidc-provider.
 // (oidc-provider's bundled MemoryAdapter is an LRU of 1000 entries: under test load it would silently
 // evict grants and sessions. This one only forgets what has expired, and lets the emulator's test
-// hooks find grants and sessions by user.)
+// hooks find grants and sessions by user. With EMULATOR_STATE_FILE, persist.js saves and restores
+// the entries: every change marks the state dirty.)
+import { markDirty } from './state.js';
 
 const stores = new Map(); // model name -> Map(id -> { payload, expiresAt })
 const grantIndex = new Map(); // grantId -> Set of `${model}\u0000${id}`
@@ -31,12 +33,50 @@ function destroyEntry(name, id) {
   const entry = store.get(id);
   if (!entry) return;
   store.delete(id);
+  markDirty();
   const { payload } = entry;
   if (payload.grantId && grantIndex.has(payload.grantId)) {
     grantIndex.get(payload.grantId).delete(`${name}\u0000${id}`);
   }
   if (name === 'Session' && payload.uid && uidIndex.get(payload.uid) === id) uidIndex.delete(payload.uid);
   if (payload.userCode && userCodeIndex.get(payload.userCode) === id) userCodeIndex.delete(payload.userCode);
+}
+
+function putEntry(name, id, payload, expiresAt) {
+  storeFor(name).set(id, { payload, expiresAt });
+  if (GRANTABLE.has(name) && payload.grantId) {
+    let members = grantIndex.get(payload.grantId);
+    if (!members) {
+      members = new Set();
+      grantIndex.set(payload.grantId, members);
+    }
+    members.add(`${name}\u0000${id}`);
+  }
+  if (name === 'Session' && payload.uid) uidIndex.set(payload.uid, id);
+  if (payload.userCode) userCodeIndex.set(payload.userCode, id);
+}
+
+// Every live entry as [model, id, payload, expiresAt (epoch ms, null = never)], for the state file.
+// (Consumed codes and rotated refresh tokens are entries with `consumed` set: the `reject` reuse
+// mode's memory travels with them.)
+export function exportEntries() {
+  const now = Date.now();
+  const out = [];
+  for (const [name, store] of stores) {
+    for (const [id, { payload, expiresAt }] of store) {
+      if (expiresAt > now) out.push([name, id, payload, expiresAt === Infinity ? null : expiresAt]);
+    }
+  }
+  return out;
+}
+
+// Load entries written by exportEntries() (indexes are rebuilt; expired ones are skipped).
+export function importEntries(entries) {
+  const now = Date.now();
+  for (const [name, id, payload, expiresAt] of entries) {
+    const exp = expiresAt === null ? Infinity : expiresAt;
+    if (exp > now) putEntry(name, id, payload, exp);
+  }
 }
 
 export default class MemoryAdapter {
@@ -47,17 +87,8 @@ export default class MemoryAdapter {
 
   async upsert(id, payload, expiresIn) {
     const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Infinity;
-    this.store.set(id, { payload: structuredClone(payload), expiresAt });
-    if (GRANTABLE.has(this.name) && payload.grantId) {
-      let members = grantIndex.get(payload.grantId);
-      if (!members) {
-        members = new Set();
-        grantIndex.set(payload.grantId, members);
-      }
-      members.add(`${this.name}\u0000${id}`);
-    }
-    if (this.name === 'Session' && payload.uid) uidIndex.set(payload.uid, id);
-    if (payload.userCode) userCodeIndex.set(payload.userCode, id);
+    putEntry(this.name, id, structuredClone(payload), expiresAt);
+    markDirty();
   }
 
   async find(id) {
@@ -82,7 +113,10 @@ export default class MemoryAdapter {
 
   async consume(id) {
     const entry = this.store.get(id);
-    if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
+    if (entry) {
+      entry.payload.consumed = Math.floor(Date.now() / 1000);
+      markDirty();
+    }
   }
 
   async destroy(id) {

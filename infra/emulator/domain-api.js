@@ -6,7 +6,9 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { DATA, ENTITY_SETS, PICTURE_BYTES } from './data.js';
 import { FilterError, parseFilter } from './odata-filter.js';
 import { AUDIENCE, publicJwk } from './provider.js';
-import { config, control, stats, recordRequest } from './state.js';
+import {
+  config, control, markDirty, stats, recordRequest, takeFault,
+} from './state.js';
 
 const API_ROOT = '/api/domain/odata/';
 const ODATA_JSON = 'application/json;odata.metadata=minimal;odata.streaming=true;charset=utf-8';
@@ -392,6 +394,19 @@ async function handle(req, res, rawPath, rawQuery, bodyBuf, user, scopes) {
   throw new ApiError(404, 'NotFound', `No resource was found at '${rawPath}'.`);
 }
 
+// The `apiCloseMidBody` fault: a 200 with the headers (Content-Length of the whole body) and half of
+// the body, then the connection is destroyed.
+function closeMidBody(res) {
+  const body = Buffer.from(JSON.stringify({
+    '@odata.context': `${config.origin}${API_ROOT}$metadata#Crm_Sales_Customers`,
+    value: DATA.Crm_Sales_Customers.slice(0, 5),
+  }));
+  res.writeHead(200, { 'OData-Version': '4.0', 'Content-Type': ODATA_JSON, 'Content-Length': body.length });
+  res.write(body.subarray(0, Math.floor(body.length / 2)), () => {
+    setTimeout(() => res.destroy(), 20);
+  });
+}
+
 // Entry point for every request whose path starts with /api.
 export async function handleApi(req, res) {
   stats.api += 1;
@@ -415,10 +430,24 @@ export async function handleApi(req, res) {
       });
     }
 
-    if (control.apiDelayMs) await sleep(control.apiDelayMs);
-    if (control.apiStatus) {
-      const h = control.apiStatus === 401 ? { 'WWW-Authenticate': 'Bearer error="invalid_token"' } : {};
-      throw new ApiError(control.apiStatus, 'EmulatorFault', `Injected fault: HTTP ${control.apiStatus}.`, h);
+    // Faults (one-shot counters count down here, before any waiting). The request is logged, but
+    // a faulted request is not processed.
+    const delay = takeFault('apiDelayMs');
+    if (delay) await sleep(delay);
+    const status = takeFault('apiStatus');
+    if (status) {
+      const h = status === 401 ? { 'WWW-Authenticate': 'Bearer error="invalid_token"' } : {};
+      throw new ApiError(status, 'EmulatorFault', `Injected fault: HTTP ${status}.`, h);
+    }
+    if (takeFault('apiCloseMidBody')) {
+      closeMidBody(res);
+      return;
+    }
+    if (takeFault('apiGarbage')) {
+      const garbage = Buffer.from('{"value":[');
+      res.writeHead(200, { 'OData-Version': '4.0', 'Content-Type': ODATA_JSON, 'Content-Length': garbage.length });
+      res.end(garbage);
+      return;
     }
 
     if (!rawPath.startsWith(API_ROOT)) {
@@ -427,6 +456,7 @@ export async function handleApi(req, res) {
 
     const token = await authenticate(req);
     user = token.sub;
+    if (req.method !== 'GET' && req.method !== 'HEAD') markDirty(); // EMULATOR_STATE_FILE: data may change
     await handle(req, res, rawPath, rawQuery, bodyBuf, user, scopesOf(token));
   } catch (err) {
     if (res.headersSent) {

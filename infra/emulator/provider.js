@@ -6,6 +6,7 @@ import { SignJWT, decodeJwt, decodeProtectedHeader, importJWK } from 'jose';
 
 import MemoryAdapter, { revokeGrant, sessionsBySid, destroySession } from './adapter.js';
 import { USERS } from './data.js';
+import { registerKeys, savedState } from './persist.js';
 import { config, control, stats, countTokenError } from './state.js';
 
 export const MOUNT = '/id';
@@ -17,12 +18,16 @@ function rsaJwk(kid) {
   return { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
 }
 
-// The provider's signing key (fresh per process: restarting the emulator invalidates everything,
-// exactly like a restart of the in-memory provider does).
-export const signingJwk = rsaJwk(randomBytes(8).toString('hex'));
+// The provider's signing key: fresh per process (a restart invalidates every token, as a restart
+// of the in-memory provider does), unless EMULATOR_STATE_FILE brings back the previous one.
+const savedKeys = savedState?.keys;
+export const signingJwk = savedKeys?.signing || rsaJwk(randomBytes(8).toString('hex'));
 export const publicJwk = (({ kty, n, e, kid, alg, use }) => ({ kty, n, e, kid, alg, use }))(signingJwk);
 // A foreign key for the `foreign-key` ID-token fault (same kid, so only the signature betrays it).
-const foreignJwk = { ...rsaJwk(signingJwk.kid) };
+const foreignJwk = savedKeys?.foreign || rsaJwk(signingJwk.kid);
+// Cookie signing keys (kept with the state file too, so the browser's emulator session survives).
+const cookieKeys = savedKeys?.cookies || [randomBytes(32).toString('base64url')];
+registerKeys({ signing: signingJwk, foreign: foreignJwk, cookies: cookieKeys });
 
 let realKey;
 let foreignKey;
@@ -145,7 +150,7 @@ export async function createProvider() {
     conformIdTokenClaims: false,
     clockTolerance: 0,
     cookies: {
-      keys: [randomBytes(32).toString('base64url')],
+      keys: cookieKeys,
       long: { httpOnly: true, sameSite: 'lax', signed: true },
       short: { httpOnly: true, sameSite: 'lax', signed: true },
     },

@@ -13,10 +13,13 @@ import { USERS, resetData } from './data.js';
 import { handleApi } from './domain-api.js';
 import { handleInteraction } from './interactions.js';
 import {
+  persistenceEnabled, restoreState, saveIfDirty, saveNow,
+} from './persist.js';
+import {
   AUDIENCE, MOUNT, createProvider, publicJwk, userClaims,
 } from './provider.js';
 import {
-  config, control, countTokenError, requests, resetCounters, setControl, setOrigin, stats,
+  config, control, countTokenError, markDirty, requests, resetCounters, setControl, setOrigin, stats, takeFault,
 } from './state.js';
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
@@ -123,10 +126,14 @@ async function handleToken(req, res) {
   if (post) stats.tokenAuthMethods.client_secret_post += 1;
   if (!basic && !post) stats.tokenAuthMethods.none += 1;
 
-  if (control.tokenDelayMs) await sleep(control.tokenDelayMs);
-  if (control.tokenStatus) {
-    const error = control.tokenError || (control.tokenStatus >= 500 ? 'server_error' : 'invalid_request');
-    tokenError(res, control.tokenStatus, error, `injected fault: HTTP ${control.tokenStatus}`);
+  // (both faults are taken now, before any waiting, so one-shot counters are exact under concurrency)
+  const delay = takeFault('tokenDelayMs');
+  const status = takeFault('tokenStatus');
+  const statusError = control.tokenError;
+  if (delay) await sleep(delay);
+  if (status) {
+    const error = statusError || (status >= 500 ? 'server_error' : 'invalid_request');
+    tokenError(res, status, error, `injected fault: HTTP ${status}`);
     return;
   }
 
@@ -192,7 +199,10 @@ async function handleHooks(req, res, pathname, searchParams) {
       return;
     case 'POST /__emulator/reset':
       resetCounters();
-      if (searchParams.get('data') === 'true') resetData();
+      if (searchParams.get('data') === 'true') {
+        resetData();
+        markDirty();
+      }
       sendJson(res, 200, { ok: true });
       return;
     case 'GET /__emulator/requests':
@@ -285,6 +295,19 @@ async function route(req, res) {
 async function main() {
   // The issuer is needed before the provider exists; resolve a port-0 request to a real port first.
   const server = http.createServer((req, res) => {
+    if (persistenceEnabled) {
+      // Save a changed state before the answer leaves, so a client that saw the answer can
+      // kill the emulator (even with SIGKILL) and find the change after a restart.
+      const { write, end } = res;
+      res.write = function persistingWrite(...args) {
+        saveIfDirty();
+        return write.apply(this, args);
+      };
+      res.end = function persistingEnd(...args) {
+        saveIfDirty();
+        return end.apply(this, args);
+      };
+    }
     route(req, res).catch((err) => {
       console.error('emulator: unhandled error', err);
       if (!res.headersSent) sendJson(res, 500, { error: 'server_error' });
@@ -298,17 +321,21 @@ async function main() {
     server.listen(config.port, config.host, resolve);
   });
   setOrigin(server.address().port);
+  restoreState(); // EMULATOR_STATE_FILE: grants, sessions, tokens, data (keys: provider.js)
 
   provider = await createProvider();
   providerCallback = provider.callback();
   provider.on('server_error', (ctx, err) => console.error('emulator: oidc-provider server_error', err));
 
+  saveNow({ strict: true }); // EMULATOR_STATE_FILE: write the keys right away
   console.log(`emulator listening on ${config.origin} (issuer ${config.issuer})`);
+  if (persistenceEnabled) console.log(`emulator state file ${config.stateFile}`);
 
   let closing = false;
   const shutdown = () => {
     if (closing) return;
     closing = true;
+    saveNow();
     server.close(() => process.exit(0));
     server.closeAllConnections();
     setTimeout(() => process.exit(0), 2000).unref();

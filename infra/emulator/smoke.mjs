@@ -457,6 +457,55 @@ async function extras() {
   await control({});
   ok('apiStatus and apiDelayMs faults');
 
+  // one-shot faults: the next N requests only, then the switch clears itself
+  await control({ apiStatus: 401, apiStatusTimes: 1 });
+  const postBody = JSON.stringify({ Name: 'One Shot Ltd' });
+  const post = () => fetch(`${odata}/Crm_Sales_Customers`, {
+    method: 'POST', headers: { ...bearer, 'content-type': 'application/json', prefer: 'return=minimal' }, body: postBody,
+  });
+  res = await post();
+  assert.equal(res.status, 401);
+  assert.match(res.headers.get('www-authenticate'), /invalid_token/);
+  res = await post();
+  assert.equal(res.status, 204);
+  const twice = (await json(await fetch(`${BASE}/__emulator/requests`))).slice(-2);
+  assert.deepEqual(twice.map((r) => Buffer.from(r.body, 'base64').toString()), [postBody, postBody]);
+  const cleared = await json(await fetch(`${BASE}/__emulator/control`));
+  assert.equal(cleared.apiStatus, null);
+  assert.equal(cleared.apiStatusTimes, null);
+  await control({ apiDelayMs: 200, apiDelayTimes: 1 });
+  t0 = Date.now();
+  await (await fetch(`${odata}/Crm_Sales_Customers?$top=1`, { headers: bearer })).arrayBuffer();
+  assert.ok(Date.now() - t0 >= 200);
+  t0 = Date.now();
+  await (await fetch(`${odata}/Crm_Sales_Customers?$top=1`, { headers: bearer })).arrayBuffer();
+  assert.ok(Date.now() - t0 < 200);
+  await control({ tokenStatus: 500, tokenStatusTimes: 2, tokenDelayMs: 100, tokenDelayTimes: 1 });
+  const fresh = await codeFlow('demo').catch((e) => e);
+  assert.ok(fresh instanceof Error, 'code exchange fails while tokenStatus is on');
+  const tokenTry = await refresh('nonexistent');
+  assert.equal(tokenTry.status, 500);
+  assert.equal((await refresh('nonexistent')).status, 400);
+  assert.equal((await json(await fetch(`${BASE}/__emulator/control`))).tokenStatus, null);
+  ok('one-shot faults: apiStatusTimes (POST logged twice, same body), apiDelayTimes, tokenStatusTimes, tokenDelayTimes');
+
+  await control({ apiGarbage: true, apiGarbageTimes: 1 });
+  res = await fetch(`${odata}/Crm_Sales_Customers`, { headers: bearer });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /^application\/json/);
+  assert.equal(await res.text(), '{"value":[');
+  res = await fetch(`${odata}/Crm_Sales_Customers?$top=1`, { headers: bearer });
+  assert.equal((await res.json()).value.length, 1);
+  await control({ apiCloseMidBody: true });
+  res = await fetch(`${odata}/Crm_Sales_Customers`, { headers: bearer });
+  assert.equal(res.status, 200);
+  await assert.rejects(res.text());
+  await control({});
+  for (const bad of [{ apiStatusTimes: 1 }, { apiStatus: 500, apiStatusTimes: 0 }, { apiGarbage: 'yes' }, { tokenDelayTimes: 2 }]) {
+    assert.equal((await control(bad)).status, 400, JSON.stringify(bad));
+  }
+  ok('apiGarbage (200 JSON content type, body not JSON), apiCloseMidBody (body cut off), bad control values -> 400');
+
   res = await fetch(`${odata}/Crm_Sales_Customers`, {
     method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify({ Name: 'Smoke Test Ltd', City: 'Sofia' }),
   });

@@ -1,4 +1,5 @@
-// Configuration (environment), counters, fault switches and the API request log.
+// Configuration (environment), counters, fault switches, the API request log and the
+// persistence dirty flag.
 
 function int(name, def) {
   const raw = process.env[name];
@@ -37,6 +38,8 @@ export const config = {
   idTokenTtl: int('EMULATOR_ID_TOKEN_TTL', 300),
   refreshTokenTtl: int('EMULATOR_REFRESH_TOKEN_TTL', 2592000),
   refreshReuse,
+  // optional JSON file that keeps keys, grants/sessions and sample data across restarts (persist.js)
+  stateFile: str('EMULATOR_STATE_FILE', ''),
   // set once the server listens (EMULATOR_PORT=0 picks a free port)
   origin: undefined,
   issuer: undefined,
@@ -51,6 +54,23 @@ export function setOrigin(port) {
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   config.origin = `http://${host}:${port}`;
   config.issuer = `${config.origin}/id`;
+}
+
+// ---- persistence: "something worth saving changed" (see persist.js) -----------------------------
+
+let dirty = false;
+let dirtyListener = null;
+export function markDirty() {
+  dirty = true;
+  if (dirtyListener) dirtyListener();
+}
+export function takeDirty() {
+  const was = dirty;
+  dirty = false;
+  return was;
+}
+export function onDirty(fn) {
+  dirtyListener = fn;
 }
 
 // ---- counters ---------------------------------------------------------------------------------
@@ -97,16 +117,51 @@ const ID_TOKEN_FAULTS = new Set(['wrong-audience', 'wrong-nonce', 'foreign-key',
 function freshControl() {
   return {
     tokenDelayMs: 0,
+    tokenDelayTimes: null,
     tokenStatus: null,
+    tokenStatusTimes: null,
     tokenError: null,
     idToken: null,
     apiDelayMs: 0,
+    apiDelayTimes: null,
     apiStatus: null,
+    apiStatusTimes: null,
+    apiCloseMidBody: false,
+    apiCloseMidBodyTimes: null,
+    apiGarbage: false,
+    apiGarbageTimes: null,
     apiResponseBytes: 0,
   };
 }
 
+// Fault -> its "only the next N requests" counter (null = forever).
+const TIMES = {
+  tokenDelayMs: 'tokenDelayTimes',
+  tokenStatus: 'tokenStatusTimes',
+  apiDelayMs: 'apiDelayTimes',
+  apiStatus: 'apiStatusTimes',
+  apiCloseMidBody: 'apiCloseMidBodyTimes',
+  apiGarbage: 'apiGarbageTimes',
+};
+
 export let control = freshControl();
+
+// Use a fault for one request: returns its value (falsy = not set). A fault with a `…Times` counter
+// counts down and switches itself off after the last use. Synchronous, so concurrent requests
+// cannot both take the last use.
+export function takeFault(key) {
+  const value = control[key];
+  if (!value) return value;
+  const timesKey = TIMES[key];
+  if (timesKey && control[timesKey] !== null) {
+    control[timesKey] -= 1;
+    if (control[timesKey] <= 0) {
+      control[key] = freshControl()[key];
+      control[timesKey] = null;
+    }
+  }
+  return value;
+}
 
 // Replace the whole fault state (so `{}` switches every fault off). Throws on bad input.
 export function setControl(body) {
@@ -129,6 +184,20 @@ export function setControl(body) {
         if (!Number.isInteger(value) || value < 100 || value > 599) throw new Error(`${key} must be an HTTP status`);
         next[key] = value;
         break;
+      case 'apiCloseMidBody':
+      case 'apiGarbage':
+        if (typeof value !== 'boolean') throw new Error(`${key} must be true or false`);
+        next[key] = value;
+        break;
+      case 'tokenDelayTimes':
+      case 'tokenStatusTimes':
+      case 'apiDelayTimes':
+      case 'apiStatusTimes':
+      case 'apiCloseMidBodyTimes':
+      case 'apiGarbageTimes':
+        if (!Number.isInteger(value) || value < 1) throw new Error(`${key} must be a positive integer`);
+        next[key] = value;
+        break;
       case 'tokenError':
         if (typeof value !== 'string' || !value) throw new Error('tokenError must be a string');
         next[key] = value;
@@ -140,6 +209,9 @@ export function setControl(body) {
       default:
         break;
     }
+  }
+  for (const [fault, timesKey] of Object.entries(TIMES)) {
+    if (next[timesKey] !== null && !next[fault]) throw new Error(`${timesKey} needs ${fault}`);
   }
   control = next;
   return control;

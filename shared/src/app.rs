@@ -74,6 +74,7 @@ where
             method = %method,
             path = %path,
             status = resp.status().as_u16(),
+            pid = std::process::id(),
             duration_ms = started.elapsed().as_millis() as u64,
             "request"
         );

@@ -93,11 +93,19 @@ pub struct Options {
     pub emulator_env: Vec<(String, String)>,
     /// Lambda execution environments per function (`cargo lambda watch --concurrency`).
     pub concurrency: usize,
+    /// Keep the emulator's grants and keys in a file, so a restarted emulator still knows the sessions' tokens.
+    pub emulator_state_file: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { access_token_ttl: 3600, bff_env: vec![], emulator_env: vec![], concurrency: 1 }
+        Self {
+            access_token_ttl: 3600,
+            bff_env: vec![],
+            emulator_env: vec![],
+            concurrency: 1,
+            emulator_state_file: false,
+        }
     }
 }
 
@@ -156,6 +164,10 @@ pub struct TestApp {
     pub bff: Proc,
     pub bff_port: u16,
     pub bff_log: PathBuf,
+    env_file: PathBuf,
+    concurrency: usize,
+    /// More runtimes serving the same functions (see [`TestApp::spawn_instance`]).
+    pub instances: Vec<Instance>,
     pub table: String,
     pub dynamo: aws_sdk_dynamodb::Client,
     pub http: reqwest::Client,
@@ -196,6 +208,10 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         ("EMULATOR_POST_LOGOUT_URIS".into(), format!("{public_origin}/")),
         ("EMULATOR_ACCESS_TOKEN_TTL".into(), opts.access_token_ttl.to_string()),
     ];
+    if opts.emulator_state_file {
+        let file = logs.join(format!("{id}-emulator-state.json"));
+        emu_env.push(("EMULATOR_STATE_FILE".into(), file.display().to_string()));
+    }
     emu_env.extend(opts.emulator_env.iter().cloned());
     let emu_log = logs.join(format!("{id}-emulator.log"));
     let emulator = Emulator {
@@ -221,37 +237,116 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     let env_file = logs.join(format!("{id}-bff.env"));
     std::fs::write(&env_file, env.iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>()).unwrap();
 
-    let venv_bin = root.join(".venv").join("bin");
-    let path = format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default());
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(&root)
-        .env("PATH", path)
-        .args(["lambda", "watch", "--ignore-changes", "--disable-cors", "-A", "127.0.0.1", "-P"])
-        .arg(bff_port.to_string())
-        .arg("--env-file")
-        .arg(&env_file)
-        .args(["--concurrency", &opts.concurrency.to_string()]);
     let bff_log = logs.join(format!("{id}-bff.log"));
-    let bff = Proc::spawn("cargo lambda watch", cmd, &bff_log);
+    let bff = cargo_lambda_watch(bff_port, &env_file, opts.concurrency, &bff_log);
 
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let app = TestApp { emulator, bff, bff_port, bff_log, table, dynamo, http };
+    let app = TestApp {
+        emulator,
+        bff,
+        bff_port,
+        bff_log,
+        env_file,
+        concurrency: opts.concurrency,
+        instances: vec![],
+        table,
+        dynamo,
+        http,
+    };
     wait_healthy(&app.emulator.origin()).await;
-    let probe = format!("{}/auth/session", app.origin());
-    let client = app.http.clone();
-    wait_until("cargo lambda watch to serve /auth/session", Duration::from_secs(180), || {
-        let req = client.get(&probe).header("x-csrf", "1").send();
-        async move { matches!(req.await, Ok(r) if r.status() == 200) }
-    })
-    .await;
+    wait_serving(&app.http, bff_port).await;
     app
 }
 
+fn cargo_lambda_watch(port: u16, env_file: &PathBuf, concurrency: usize, log: &PathBuf) -> Proc {
+    let root = repo_root();
+    let venv_bin = root.join(".venv").join("bin");
+    let path = format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(&root)
+        .env("PATH", path)
+        .args(["lambda", "watch", "--ignore-changes", "--disable-cors", "-A", "127.0.0.1", "-P"])
+        .arg(port.to_string())
+        .arg("--env-file")
+        .arg(env_file)
+        .args(["--concurrency", &concurrency.to_string()]);
+    Proc::spawn("cargo lambda watch", cmd, log)
+}
+
+async fn wait_serving(http: &reqwest::Client, port: u16) {
+    let probe = format!("http://localhost:{port}/auth/session");
+    wait_until("cargo lambda watch to serve /auth/session", Duration::from_secs(180), || {
+        let req = http.get(&probe).header("x-csrf", "1").send();
+        async move { matches!(req.await, Ok(r) if r.status() == 200) }
+    })
+    .await;
+}
+
+/// Another Lambda runtime (its own `cargo lambda watch`, its own function processes) with the same configuration
+/// and table: an independent set of execution environments.
+pub struct Instance {
+    pub proc: Proc,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl Instance {
+    pub fn origin(&self) -> String {
+        format!("http://localhost:{}", self.port)
+    }
+}
 impl TestApp {
+    /// Starts one more runtime serving the same functions against the same table and emulator.
+    pub async fn spawn_instance(&mut self) -> String {
+        let port = free_port();
+        let log = self.bff_log.with_file_name(format!("instance-{port}-bff.log"));
+        let proc = cargo_lambda_watch(port, &self.env_file, self.concurrency, &log);
+        wait_serving(&self.http, port).await;
+        self.instances.push(Instance { proc, port, log });
+        format!("http://localhost:{port}")
+    }
+
+    /// The origins of every runtime of this app (the first is the app's public origin).
+    pub fn runtime_origins(&self) -> Vec<String> {
+        std::iter::once(self.origin()).chain(self.instances.iter().map(Instance::origin)).collect()
+    }
+
+    /// Logs of every runtime of this app.
+    pub fn all_bff_logs(&self) -> String {
+        let mut out = self.bff_logs();
+        for i in &self.instances {
+            out.push_str(&std::fs::read_to_string(&i.log).unwrap_or_default());
+        }
+        out
+    }
+
+    /// The one session item's attributes (panics unless exactly one session exists).
+    pub async fn only_session(&self) -> HashMap<String, AttributeValue> {
+        let mut items = self.session_items().await;
+        assert_eq!(items.len(), 1, "expected exactly one session");
+        items.remove(0)
+    }
+
+    pub async fn session_number(&self, attr: &str) -> i64 {
+        self.only_session().await[attr].as_n().unwrap().parse().unwrap()
+    }
+
+    /// Waits (polling the clock against the stored expiry) until every session's access token has expired.
+    pub async fn wait_access_tokens_expired(&self) {
+        let latest = self
+            .session_items()
+            .await
+            .iter()
+            .map(|i| i["at_exp"].as_n().unwrap().parse::<i64>().unwrap())
+            .max()
+            .expect("a session");
+        wait_until("the access tokens to expire", Duration::from_secs(120), || async move { now() > latest }).await;
+    }
+
     /// The app's public origin (the BFF and the SPA share it).
     pub fn origin(&self) -> String {
         format!("http://localhost:{}", self.bff_port)
@@ -372,6 +467,10 @@ impl TestApp {
         assert_eq!(r.status, 200, "{}", r.text());
         r.json()
     }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 pub fn enc(s: &str) -> String {
