@@ -1,7 +1,7 @@
 //! [`App`]: everything a function needs, built once per cold start and borrowed by every request; and [`serve`],
 //! which runs a handler under the Lambda runtime and turns its errors into problem+json in one place.
 
-use crate::config::Config;
+use crate::config::{ClientSecret, Config, SecretSource};
 use crate::errors::BffError;
 use crate::oidc::IdentityServer;
 use crate::store::SessionStore;
@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 pub struct App {
     pub config: Config,
+    /// The client secret, resolved once per execution environment (see [`App::client_secret`]).
+    secret: tokio::sync::OnceCell<ClientSecret>,
     pub store: SessionStore,
     pub idp: IdentityServer,
     /// The client for the ERP.net API.
@@ -39,12 +41,58 @@ impl App {
             .build()?;
         let upstream = crate::proxy::UpstreamClient::new(config.upstream_timeout)?;
         Ok(Self {
+            secret: tokio::sync::OnceCell::new(),
             store: SessionStore::new(dynamo, config.session_table.clone()),
             idp: IdentityServer::new(&config, idp_http),
             upstream,
             config,
         })
     }
+}
+
+impl App {
+    /// The client secret: from the environment, or fetched once from Secrets Manager through the AWS Parameters
+    /// and Secrets Lambda Extension (`localhost:2773`, authenticated with the function's session token). Only the
+    /// functions that call the token endpoint ever ask for it; a failed fetch is retried on the next request.
+    pub async fn client_secret(&self) -> Result<&ClientSecret, BffError> {
+        self.secret
+            .get_or_try_init(|| async {
+                match &self.config.client_secret {
+                    SecretSource::Value(v) => Ok(v.clone()),
+                    SecretSource::SecretsManager { arn } => fetch_secret(&self.idp.http, arn).await,
+                }
+            })
+            .await
+    }
+}
+
+async fn fetch_secret(http: &reqwest::Client, arn: &str) -> Result<ClientSecret, BffError> {
+    #[derive(serde::Deserialize)]
+    struct SecretValue {
+        #[serde(rename = "SecretString")]
+        secret_string: Option<String>,
+    }
+    let port = std::env::var("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT").unwrap_or_else(|_| "2773".into());
+    let token = std::env::var("AWS_SESSION_TOKEN").unwrap_or_default();
+    let resp = http
+        .get(format!("http://localhost:{port}/secretsmanager/get"))
+        .query(&[("secretId", arn)])
+        .header("X-Aws-Parameters-Secrets-Token", token)
+        .send()
+        .await
+        .map_err(|e| BffError::Misconfigured(format!("secrets extension unreachable: {}", e.without_url())))?;
+    if !resp.status().is_success() {
+        return Err(BffError::Misconfigured(format!(
+            "secrets extension answered {} for the client secret",
+            resp.status()
+        )));
+    }
+    let v: SecretValue =
+        resp.json().await.map_err(|_| BffError::Misconfigured("secrets extension answer is not JSON".into()))?;
+    v.secret_string
+        .filter(|s| !s.is_empty())
+        .map(ClientSecret::new)
+        .ok_or_else(|| BffError::Misconfigured("the client secret is empty or binary".into()))
 }
 
 /// Runs `handler` for every invocation. Errors become problem+json here and nowhere else; each request is logged

@@ -33,7 +33,8 @@ pub struct Config {
     /// The Domain API base, e.g. `https://x.my.erp.net/api` (no trailing slash). Proxied paths are appended to it.
     pub api_base: String,
     pub client_id: String,
-    pub client_secret: ClientSecret,
+    /// Where the client secret comes from: the environment (locally) or Secrets Manager (in AWS).
+    pub client_secret: SecretSource,
     /// The app's origin, e.g. `https://app.example.com`. The redirect URI and the allowed `Origin` derive from it.
     pub public_origin: String,
     /// The exact redirect URI registered in ERP.net (`{PUBLIC_ORIGIN}/auth/callback` unless overridden).
@@ -56,6 +57,14 @@ pub struct Config {
     pub refresh_lease: Duration,
     /// Last-seen is written at most once per this interval.
     pub touch_interval: Duration,
+}
+
+/// The client secret's source. In AWS the secret never sits in the environment: `CLIENT_SECRET_ARN` names a Secrets
+/// Manager secret, read once per execution environment through the AWS Parameters and Secrets Lambda Extension.
+#[derive(Clone, Debug)]
+pub enum SecretSource {
+    Value(ClientSecret),
+    SecretsManager { arn: String },
 }
 
 /// The client secret. Its `Debug` never shows the value.
@@ -123,7 +132,14 @@ impl Config {
             None => format!("{public_origin}/"),
         };
 
-        let client_secret = ClientSecret::new(req("CLIENT_SECRET")?);
+        let client_secret = match (opt("CLIENT_SECRET"), opt("CLIENT_SECRET_ARN")) {
+            (Some(v), _) => SecretSource::Value(ClientSecret::new(v)),
+            (None, Some(arn)) if arn.starts_with("arn:") => SecretSource::SecretsManager { arn },
+            (None, Some(_)) => {
+                return Err(err("CLIENT_SECRET_ARN", "must be a Secrets Manager ARN (arn:aws:secretsmanager:…)"));
+            }
+            (None, None) => return Err(err("CLIENT_SECRET", "is required (or CLIENT_SECRET_ARN in AWS)")),
+        };
         let scopes = opt("SCOPES").unwrap_or_else(|| "openid profile offline_access read update".into());
         if !scopes.split_whitespace().any(|s| s == "openid") {
             return Err(err("SCOPES", "must include `openid` (the ID token is needed at logout)"));
@@ -311,5 +327,15 @@ mod tests {
         let c = parse(&base()).unwrap();
         assert!(!format!("{c:?}").contains("s3cret"));
         assert!(!format!("{:?}", c.client_secret).contains("s3cret"));
+    }
+
+    #[test]
+    fn secret_from_secrets_manager() {
+        let mut m = base();
+        m.remove("CLIENT_SECRET");
+        m.insert("CLIENT_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123:secret:bff-x");
+        assert!(matches!(parse(&m).unwrap().client_secret, SecretSource::SecretsManager { .. }));
+        m.insert("CLIENT_SECRET_ARN", "bff-x");
+        assert_eq!(parse(&m).expect_err("not an ARN").var, "CLIENT_SECRET_ARN");
     }
 }

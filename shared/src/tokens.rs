@@ -60,10 +60,11 @@ struct OAuthError {
 impl App {
     async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenResponse, TokenError> {
         let endpoint = self.idp.discovery().await.map_err(TokenError::Unavailable)?.token_endpoint.clone();
+        let secret = self.client_secret().await.map_err(TokenError::Unavailable)?;
         let mut body: Vec<(&str, &str)> = form.to_vec();
         // client_secret_post, as ERP.net documents for confidential apps.
         body.push(("client_id", &self.config.client_id));
-        body.push(("client_secret", self.config.client_secret.expose()));
+        body.push(("client_secret", secret.expose()));
         let resp = self
             .idp
             .http
@@ -117,11 +118,14 @@ impl App {
         let Some(endpoint) = d.revocation_endpoint.clone() else {
             return;
         };
+        let Ok(secret) = self.client_secret().await else {
+            return;
+        };
         let form = [
             ("token", refresh_token),
             ("token_type_hint", "refresh_token"),
             ("client_id", self.config.client_id.as_str()),
-            ("client_secret", self.config.client_secret.expose()),
+            ("client_secret", secret.expose()),
         ];
         match self.idp.http.post(&endpoint).form(&form).send().await {
             Ok(r) if r.status().is_success() => tracing::info!("refresh token revoked"),

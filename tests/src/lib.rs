@@ -630,11 +630,10 @@ impl Browser {
         let host = base.host_str().unwrap().to_string();
         let port = base.port_or_known_default().unwrap();
         let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n");
-        if let Some(cookies) = self.jar.get(&host).filter(|c| !c.is_empty()) {
-            req.push_str(&format!(
-                "Cookie: {}\r\n",
-                cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-            ));
+        let own_cookie = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("cookie"));
+        if let Some(cookies) = self.jar.get(&host).filter(|c| !c.is_empty() && !own_cookie) {
+            let line = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+            req.push_str(&format!("Cookie: {line}\r\n"));
         }
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));

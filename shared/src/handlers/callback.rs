@@ -95,13 +95,15 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
         return Ok(redirect(&return_url.with_param("login_error", &code)));
     }
 
-    // RFC 9207: the response must come from our issuer (mix-up defence).
+    // RFC 9207: the response must come from our issuer (mix-up defence). A response carrying an ID token names its
+    // issuer in the token (validated below), so `iss` may be absent there (RFC 9207 §2.4).
     let discovery = app.idp.discovery().await?;
+    let has_id_token = params.single("id_token")?.is_some();
     match params.single("iss")? {
         Some(iss) if iss != app.idp.issuer() => {
             return Err(failed("issuer_mismatch", "The sign-in response came from an unexpected issuer."));
         }
-        None if discovery.authorization_response_iss_parameter_supported => {
+        None if discovery.authorization_response_iss_parameter_supported && !has_id_token => {
             return Err(failed("issuer_missing", "The sign-in response did not name its issuer."));
         }
         _ => {}
