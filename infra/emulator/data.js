@@ -129,10 +129,14 @@ export const ENTITY_SETS = {
 
 // Live (mutable) data; restored by resetData().
 export const DATA = {};
+// Product pictures uploaded with PUT …/Picture: product id -> { contentType, bytes (Buffer) }.
+// A product without an entry serves PICTURE_BYTES as image/png.
+export const PICTURES = new Map();
 export function resetData() {
   for (const [name, def] of Object.entries(ENTITY_SETS)) {
     DATA[name] = def.build();
   }
+  PICTURES.clear();
 }
 resetData();
 

@@ -1,11 +1,13 @@
 // A tiny ERP.net Domain API (OData v4) under /api/domain/odata/.
 import { randomUUID } from 'node:crypto';
 
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { jwtVerify } from 'jose';
 
-import { DATA, ENTITY_SETS, PICTURE_BYTES } from './data.js';
+import {
+  DATA, ENTITY_SETS, PICTURES, PICTURE_BYTES,
+} from './data.js';
 import { FilterError, parseFilter } from './odata-filter.js';
-import { AUDIENCE, publicJwk } from './provider.js';
+import { AUDIENCE, verificationKeys } from './provider.js';
 import {
   config, control, markDirty, stats, recordRequest, takeFault,
 } from './state.js';
@@ -15,8 +17,6 @@ const ODATA_JSON = 'application/json;odata.metadata=minimal;odata.streaming=true
 const MAX_BODY = 10 * 1024 * 1024;
 const GUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
 const ENTITY_RE = new RegExp(`^([A-Za-z_]+)\\((?:guid)?'?(${GUID})'?\\)(?:/([A-Za-z_$]+))?$`);
-
-const jwks = createLocalJWKSet({ keys: [publicJwk] });
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 
@@ -82,7 +82,7 @@ async function authenticate(req) {
   const m = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)$/i.exec(auth);
   if (!m) throw new ApiError(401, 'Unauthorized', 'The Authorization header is not a bearer token.', challenge('malformed authorization header'));
   try {
-    const { payload } = await jwtVerify(m[1], jwks, {
+    const { payload } = await jwtVerify(m[1], verificationKeys, {
       issuer: config.issuer,
       audience: AUDIENCE,
       algorithms: ['RS256'],
@@ -341,10 +341,20 @@ async function handle(req, res, rawPath, rawQuery, bodyBuf, user, scopes) {
     const row = DATA[setName][idx];
 
     if (prop) {
-      if (setName === 'General_Products_Products' && prop === 'Picture' && method === 'GET') {
-        res.writeHead(200, { 'Content-Type': 'image/png', 'OData-Version': '4.0', 'Content-Length': PICTURE_BYTES.length });
-        res.end(PICTURE_BYTES);
-        return;
+      if (setName === 'General_Products_Products' && prop === 'Picture') {
+        if (method === 'GET') {
+          const pic = PICTURES.get(id) || { contentType: 'image/png', bytes: PICTURE_BYTES };
+          res.writeHead(200, { 'Content-Type': pic.contentType, 'OData-Version': '4.0', 'Content-Length': pic.bytes.length });
+          res.end(pic.bytes);
+          return;
+        }
+        if (method === 'PUT') {
+          // the raw body, whatever it is, with its Content-Type (binary round trips)
+          PICTURES.set(id, { contentType: req.headers['content-type'] || 'application/octet-stream', bytes: bodyBuf });
+          send(res, 204);
+          return;
+        }
+        throw new ApiError(405, 'MethodNotAllowed', `The method ${method} is not allowed on ${setName}(${id})/Picture.`);
       }
       if (prop in def.properties && method === 'GET') {
         send(res, 200, {
@@ -384,6 +394,7 @@ async function handle(req, res, rawPath, rawQuery, bodyBuf, user, scopes) {
       }
       case 'DELETE':
         DATA[setName].splice(idx, 1);
+        PICTURES.delete(id);
         send(res, 204);
         return;
       default:
@@ -407,9 +418,39 @@ function closeMidBody(res) {
   });
 }
 
+// The header switches `apiSetCookie` and `apiExtraHeaders` (as set when the request arrived): added
+// to whatever this response sends (errors, faults and redirects too), replacing the emulator's own
+// header of the same name.
+function addSwitchedHeaders(res) {
+  const extra = [];
+  if (control.apiSetCookie) extra.push(['Set-Cookie', control.apiSetCookie]);
+  for (const [name, value] of Object.entries(control.apiExtraHeaders || {})) {
+    const same = extra.find(([n]) => n.toLowerCase() === name.toLowerCase());
+    if (same && name.toLowerCase() === 'set-cookie') same[1] = [same[1], value].flat();
+    else extra.push([name, value]);
+  }
+  if (!extra.length) return;
+  const { writeHead } = res;
+  res.writeHead = function writeHeadWithSwitchedHeaders(status, ...rest) {
+    const given = rest.length && typeof rest[rest.length - 1] === 'object' ? rest.pop() : {};
+    const names = new Set(extra.map(([n]) => n.toLowerCase()));
+    const headers = Object.fromEntries(Object.entries(given).filter(([n]) => !names.has(n.toLowerCase())));
+    for (const [name, value] of extra) headers[name] = value;
+    return writeHead.call(this, status, ...rest, headers);
+  };
+}
+
+// [name, value] pairs from req.rawHeaders (names as sent, in order, repeats kept).
+function pairs(raw) {
+  const out = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i], raw[i + 1]]);
+  return out;
+}
+
 // Entry point for every request whose path starts with /api.
 export async function handleApi(req, res) {
   stats.api += 1;
+  addSwitchedHeaders(res);
   const rawUrl = req.url;
   const qIdx = rawUrl.indexOf('?');
   const rawPath = qIdx === -1 ? rawUrl : rawUrl.slice(0, qIdx);
@@ -426,6 +467,7 @@ export async function handleApi(req, res) {
         method: req.method,
         rawUrl,
         headers: { ...req.headers },
+        rawHeaders: pairs(req.rawHeaders),
         body: bodyBuf.toString('base64'),
       });
     }
@@ -438,6 +480,10 @@ export async function handleApi(req, res) {
     if (status) {
       const h = status === 401 ? { 'WWW-Authenticate': 'Bearer error="invalid_token"' } : {};
       throw new ApiError(status, 'EmulatorFault', `Injected fault: HTTP ${status}.`, h);
+    }
+    if (control.apiRedirect) {
+      send(res, 302, undefined, { Location: control.apiRedirect });
+      return;
     }
     if (takeFault('apiCloseMidBody')) {
       closeMidBody(res);

@@ -1,7 +1,7 @@
 // Optional state file (EMULATOR_STATE_FILE): a stopped and restarted emulator keeps its signing
-// keys, cookie keys, grants/sessions/tokens (adapter entries, with their expiry and `consumed`
-// marks) and the sample data as modified. Counters, the request log and the fault switches are not
-// kept.
+// keys (including keys retired by `rotateKeys`), cookie keys, grants/sessions/tokens (adapter
+// entries, with their expiry and `consumed` marks) and the sample data (and uploaded pictures) as
+// modified. Counters, the request log, the secrets log and the fault switches are not kept.
 //
 // The file is read once, when this module is first imported (provider.js needs the keys before it
 // builds the JWKS). It is rewritten atomically (temp file + rename) whenever something changed:
@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { exportEntries, importEntries } from './adapter.js';
-import { DATA, ENTITY_SETS } from './data.js';
+import { DATA, ENTITY_SETS, PICTURES } from './data.js';
 import { config, onDirty, takeDirty } from './state.js';
 
 const VERSION = 1;
@@ -46,7 +46,9 @@ function readStateFile() {
 export const savedState = readStateFile();
 
 let keys = null;
-// provider.js hands over the keys it uses (restored from savedState.keys or freshly generated).
+// provider.js hands over the keys it uses (restored from savedState.keys or freshly generated):
+// { signing (current), previous (older signing keys, newest first, from `rotateKeys`), foreign, cookies }.
+// The object is written as is on every save, so a key rotation only has to update it and markDirty().
 export function registerKeys(k) {
   keys = k;
 }
@@ -57,6 +59,9 @@ export function restoreState() {
   importEntries(savedState.entries);
   for (const name of Object.keys(ENTITY_SETS)) {
     if (Array.isArray(savedState.data?.[name])) DATA[name] = savedState.data[name];
+  }
+  for (const [id, { contentType, base64 }] of Object.entries(savedState.pictures || {})) {
+    PICTURES.set(id, { contentType, bytes: Buffer.from(base64, 'base64') });
   }
   if (savedState.issuer && savedState.issuer !== config.issuer) {
     console.warn(`emulator: ${file} was written by issuer ${savedState.issuer}, now ${config.issuer}: tokens issued before will not validate`);
@@ -74,6 +79,7 @@ export function saveNow({ strict = false } = {}) {
     keys,
     entries: exportEntries(),
     data: DATA,
+    pictures: Object.fromEntries([...PICTURES].map(([id, p]) => [id, { contentType: p.contentType, base64: p.bytes.toString('base64') }])),
   };
   const tmp = `${file}.${process.pid}.tmp`;
   try {

@@ -2,12 +2,19 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import Provider, { errors, interactionPolicy } from 'oidc-provider';
-import { SignJWT, decodeJwt, decodeProtectedHeader, importJWK } from 'jose';
+// oidc-provider's own key registration (internal module, pinned 9.13.3): re-run on `rotateKeys` to
+// swap the provider's keystore and JWKS live. It validates the keys exactly as at start-up.
+import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
+import {
+  SignJWT, createLocalJWKSet, decodeJwt, decodeProtectedHeader, importJWK,
+} from 'jose';
 
 import MemoryAdapter, { revokeGrant, sessionsBySid, destroySession } from './adapter.js';
 import { USERS } from './data.js';
 import { registerKeys, savedState } from './persist.js';
-import { config, control, stats, countTokenError } from './state.js';
+import {
+  config, control, stats, countTokenError, markDirty, recordBasicSecret, recordSecret,
+} from './state.js';
 
 export const MOUNT = '/id';
 export const RESOURCE = 'urn:erpnet:domainapi'; // resource indicator (must be a URI)
@@ -18,19 +25,61 @@ function rsaJwk(kid) {
   return { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
 }
 
+const publicOf = ({ kty, n, e, kid, alg, use }) => ({ kty, n, e, kid, alg, use });
+
 // The provider's signing key: fresh per process (a restart invalidates every token, as a restart
 // of the in-memory provider does), unless EMULATOR_STATE_FILE brings back the previous one.
+// `rotateKeys` (POST /__emulator/control) adds a new one in front; the older ones stay in the
+// JWKS so tokens signed before still verify. signingJwks[0] signs.
 const savedKeys = savedState?.keys;
-export const signingJwk = savedKeys?.signing || rsaJwk(randomBytes(8).toString('hex'));
-export const publicJwk = (({ kty, n, e, kid, alg, use }) => ({ kty, n, e, kid, alg, use }))(signingJwk);
-// A foreign key for the `foreign-key` ID-token fault (same kid, so only the signature betrays it).
-const foreignJwk = savedKeys?.foreign || rsaJwk(signingJwk.kid);
+let signingJwks = [savedKeys?.signing || rsaJwk(randomBytes(8).toString('hex')), ...(savedKeys?.previous || [])];
+// A foreign key for the `foreign-key` ID-token fault (not in the JWKS; the tampered token keeps the
+// real kid, so only the signature betrays it).
+const foreignJwk = savedKeys?.foreign || rsaJwk(signingJwks[0].kid);
 // Cookie signing keys (kept with the state file too, so the browser's emulator session survives).
 const cookieKeys = savedKeys?.cookies || [randomBytes(32).toString('base64url')];
-registerKeys({ signing: signingJwk, foreign: foreignJwk, cookies: cookieKeys });
+const persistedKeys = {
+  signing: signingJwks[0], previous: signingJwks.slice(1), foreign: foreignJwk, cookies: cookieKeys,
+};
+registerKeys(persistedKeys);
 
-let realKey;
+const keyByKid = new Map(); // kid -> imported private key (re-signing in the hooks below)
 let foreignKey;
+let theProvider;
+
+// Public keys for the emulator's own verification (Domain API, userinfo): the same set as the JWKS.
+let localJwks = createLocalJWKSet({ keys: signingJwks.map(publicOf) });
+export const verificationKeys = (header, token) => localJwks(header, token);
+
+export function currentKid() {
+  return signingJwks[0].kid;
+}
+export function allKids() {
+  return signingJwks.map((k) => k.kid);
+}
+
+// The key that signed `jwt` (by its kid), for re-signing it after a change.
+function ownKeyFor(jwt) {
+  const { kid } = decodeProtectedHeader(jwt);
+  const key = keyByKid.get(kid);
+  if (!key) throw new Error(`no signing key with kid ${kid}`);
+  return key;
+}
+
+// `rotateKeys`: a new RSA key with a new kid signs from now on (ID tokens and access tokens);
+// the JWKS lists it first, followed by every earlier key.
+export async function rotateSigningKey() {
+  const jwk = rsaJwk(randomBytes(8).toString('hex'));
+  keyByKid.set(jwk.kid, await importJWK(jwk, 'RS256'));
+  const previousKid = signingJwks[0].kid;
+  signingJwks = [jwk, ...signingJwks];
+  initializeKeystore.call(theProvider, { keys: signingJwks });
+  localJwks = createLocalJWKSet({ keys: signingJwks.map(publicOf) });
+  persistedKeys.signing = jwk;
+  persistedKeys.previous = signingJwks.slice(1);
+  markDirty();
+  return { kid: jwk.kid, previousKid, jwksKids: allKids() };
+}
 
 // ---- ID-token tampering (fault injection) -----------------------------------------------------
 
@@ -38,7 +87,7 @@ async function tamperIdToken(jwt, fault) {
   const header = decodeProtectedHeader(jwt);
   const payload = decodeJwt(jwt);
   const now = Math.floor(Date.now() / 1000);
-  let key = realKey;
+  let key = ownKeyFor(jwt);
   switch (fault) {
     case 'wrong-audience':
       payload.aud = 'some.other.app/second';
@@ -68,7 +117,7 @@ async function addAtHash(jwt, accessToken) {
   const payload = decodeJwt(jwt);
   const digest = createHash('sha256').update(accessToken).digest();
   payload.at_hash = digest.subarray(0, digest.length / 2).toString('base64url');
-  return new SignJWT(payload).setProtectedHeader(header).sign(realKey);
+  return new SignJWT(payload).setProtectedHeader(header).sign(ownKeyFor(jwt));
 }
 
 // ---- accounts -----------------------------------------------------------------------------------
@@ -119,7 +168,7 @@ async function loadExistingGrant(ctx) {
 // ---- the provider -------------------------------------------------------------------------------
 
 export async function createProvider() {
-  realKey = await importJWK(signingJwk, 'RS256');
+  for (const jwk of signingJwks) keyByKid.set(jwk.kid, await importJWK(jwk, 'RS256'));
   foreignKey = await importJWK(foreignJwk, 'RS256');
 
   const policy = interactionPolicy.base();
@@ -129,7 +178,7 @@ export async function createProvider() {
 
   const configuration = {
     adapter: MemoryAdapter,
-    jwks: { keys: [signingJwk] },
+    jwks: { keys: signingJwks },
     clients: [{
       client_id: config.clientId,
       client_secret: config.clientSecret,
@@ -255,6 +304,15 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <sp
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = false;
+  theProvider = provider;
+
+  // GET /__emulator/secrets: the code and the hybrid id_token of every authorization response
+  // (emitted with the final values, just before the response mode sends them).
+  provider.on('authorization.success', (ctx, out) => {
+    recordSecret('codes', out?.code);
+    recordSecret('idTokens', out?.id_token);
+    recordSecret('accessTokens', out?.access_token);
+  });
 
   // The client is registered with http://localhost redirect URIs; oidc-provider refuses those for
   // clients allowed an `id_token` response type (implicit/hybrid) unless told otherwise.
@@ -305,6 +363,20 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <sp
     if (path === '/connect/token' && ctx.status === 200 && ctx.body?.id_token && ctx.body.access_token) {
       ctx.body.id_token = await addAtHash(ctx.body.id_token, ctx.body.access_token);
       if (control.idToken) ctx.body.id_token = await tamperIdToken(ctx.body.id_token, control.idToken);
+    }
+
+    // GET /__emulator/secrets: everything the token endpoint hands out (the request side is
+    // recorded in server.js), and what the revocation endpoint receives.
+    if (path === '/connect/token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+      recordSecret('accessTokens', ctx.body.access_token);
+      recordSecret('refreshTokens', ctx.body.refresh_token);
+      recordSecret('idTokens', ctx.body.id_token);
+    }
+    if (path === '/connect/revocation') {
+      const token = ctx.oidc?.body?.token;
+      if (typeof token === 'string') recordSecret(token.split('.').length === 3 ? 'accessTokens' : 'refreshTokens', token);
+      recordSecret('clientSecrets', ctx.oidc?.body?.client_secret);
+      recordBasicSecret(ctx.get('authorization'));
     }
 
     if (path === '/.well-known/openid-configuration' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {

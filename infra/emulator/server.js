@@ -6,7 +6,7 @@
 // Configuration: environment variables, see README.md beside this file.
 import http from 'node:http';
 
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { jwtVerify } from 'jose';
 
 import { grantIdsForAccount, revokeGrant } from './adapter.js';
 import { USERS, resetData } from './data.js';
@@ -16,10 +16,11 @@ import {
   persistenceEnabled, restoreState, saveIfDirty, saveNow,
 } from './persist.js';
 import {
-  AUDIENCE, MOUNT, createProvider, publicJwk, userClaims,
+  AUDIENCE, MOUNT, allKids, createProvider, currentKid, rotateSigningKey, userClaims, verificationKeys,
 } from './provider.js';
 import {
-  config, control, countTokenError, markDirty, requests, resetCounters, setControl, setOrigin, stats, takeFault,
+  config, control, countTokenError, markDirty, recordBasicSecret, recordSecret, requests, resetCounters,
+  secretsSnapshot, setControl, setOrigin, stats, takeFault,
 } from './state.js';
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
@@ -54,7 +55,6 @@ async function readAll(req, limit) {
 
 let provider;
 let providerCallback;
-const userinfoJwks = createLocalJWKSet({ keys: [publicJwk] });
 
 // Hand a request to oidc-provider, mounted under /id. `body` (a Buffer) is given when the front
 // layer already read the request body; oidc-provider then parses it from req.body.
@@ -126,6 +126,13 @@ async function handleToken(req, res) {
   if (post) stats.tokenAuthMethods.client_secret_post += 1;
   if (!basic && !post) stats.tokenAuthMethods.none += 1;
 
+  // GET /__emulator/secrets: every secret the request carries (the answer's: provider.js)
+  recordSecret('codes', form.get('code'));
+  recordSecret('codeVerifiers', form.get('code_verifier'));
+  recordSecret('refreshTokens', form.get('refresh_token'));
+  recordSecret('clientSecrets', form.get('client_secret'));
+  if (basic) recordBasicSecret(req.headers.authorization);
+
   // (both faults are taken now, before any waiting, so one-shot counters are exact under concurrency)
   const delay = takeFault('tokenDelayMs');
   const status = takeFault('tokenStatus');
@@ -171,7 +178,7 @@ async function handleUserinfo(req, res) {
     return;
   }
   try {
-    const { payload } = await jwtVerify(m[1], userinfoJwks, {
+    const { payload } = await jwtVerify(m[1], verificationKeys, {
       issuer: config.issuer, audience: AUDIENCE, algorithms: ['RS256'], typ: 'at+jwt', clockTolerance: 0,
     });
     const scopes = new Set(Array.isArray(payload.scope) ? payload.scope : String(payload.scope || '').split(' '));
@@ -208,6 +215,9 @@ async function handleHooks(req, res, pathname, searchParams) {
     case 'GET /__emulator/requests':
       sendJson(res, 200, requests);
       return;
+    case 'GET /__emulator/secrets':
+      sendJson(res, 200, secretsSnapshot());
+      return;
     case 'GET /__emulator/control':
       sendJson(res, 200, control);
       return;
@@ -216,7 +226,13 @@ async function handleHooks(req, res, pathname, searchParams) {
       try {
         const raw = (await readAll(req, 64 * 1024)).toString('utf8');
         parsed = raw.trim() === '' ? {} : JSON.parse(raw);
-        sendJson(res, 200, setControl(parsed));
+        const next = setControl(parsed); // validates everything (rotateKeys too) before any action
+        if (parsed.rotateKeys === true) {
+          const rotated = await rotateSigningKey();
+          sendJson(res, 200, { ...next, rotatedKey: rotated });
+          return;
+        }
+        sendJson(res, 200, next);
       } catch (err) {
         sendJson(res, 400, { error: String(err.message || err) });
       }
@@ -244,6 +260,8 @@ async function handleHooks(req, res, pathname, searchParams) {
         idTokenTtl: config.idTokenTtl,
         refreshTokenTtl: config.refreshTokenTtl,
         refreshReuse: config.refreshReuse,
+        signingKid: currentKid(),
+        jwksKids: allKids(),
       });
       return;
     default:

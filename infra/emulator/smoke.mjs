@@ -1,5 +1,6 @@
 // Smoke test of a running ERP.net emulator: full code flow (query mode), hybrid form_post,
-// Domain API, refresh rotation and reuse, end session, counters.
+// Domain API, refresh rotation and reuse, end session, counters, the secrets log, key rotation,
+// the API header/redirect switches, binary picture round trips and the request log's headers.
 //
 //   node infra/emulator/server.js &   then   node infra/emulator/smoke.mjs
 //
@@ -7,6 +8,8 @@
 // EMULATOR_CLIENT_SECRET, EMULATOR_REDIRECT_URIS, EMULATOR_POST_LOGOUT_URIS if changed.
 import { createHash, randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
+import { isUtf8 } from 'node:buffer';
+import http from 'node:http';
 
 const BASE = process.env.EMULATOR_URL || 'http://127.0.0.1:5005';
 const CLIENT_ID = process.env.EMULATOR_CLIENT_ID || 'my.trusted.app/first';
@@ -322,7 +325,21 @@ async function main() {
   assert.ok(stats.api >= 5);
   ok('stats counted everything');
 
+  // everything secret seen or issued since the reset at the start
+  const secrets = await json(await fetch(`${BASE}/__emulator/secrets`));
+  const has = (kind, values) => {
+    for (const v of values.filter(Boolean)) assert.ok(secrets[kind].includes(v), `${kind} lacks ${v.slice(0, 20)}…`);
+  };
+  has('codes', [code, field('code')]);
+  has('codeVerifiers', [verifier, v2]);
+  has('accessTokens', [tokens.access_token, t2.access_token, t3.access_token, ht.access_token]);
+  has('refreshTokens', [tokens.refresh_token, t2.refresh_token, t3.refresh_token, ht.refresh_token]);
+  has('idTokens', [tokens.id_token, t2.id_token, field('id_token'), ht.id_token]);
+  assert.deepEqual(secrets.clientSecrets, [SECRET]);
+  ok(`secrets log: ${Object.entries(secrets).map(([k, v]) => `${k} ${v.length}`).join(', ')}`);
+
   await extras();
+  await newHooks();
   console.log('SMOKE PASSED');
 }
 
@@ -550,6 +567,166 @@ async function extras() {
   res = await fetch(loc, { method: 'DELETE', headers: { authorization: `Bearer ${readOnly.tokens.access_token}` } });
   assert.equal(res.status, 403);
   ok('read-only token: GET 200, DELETE 403; no offline_access -> no refresh token');
+}
+
+// A raw HTTP request (lets the smoke set Host and repeat a header), answering { status, headers, body }.
+function rawRequest(url, method, rawHeaders, body) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method, headers: rawHeaders,
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// Test hooks for a BFF in front of the emulator: request log headers, binary pictures, the API
+// header/redirect switches, rotateKeys, and the secrets log's reset and revocation capture.
+async function newHooks() {
+  const { createLocalJWKSet, createRemoteJWKSet, jwtVerify } = await import('jose');
+  const odata = `${BASE}/api/domain/odata`;
+  const { tokens, nonce, jar } = await codeFlow('demo');
+  const bearer = { authorization: `Bearer ${tokens.access_token}` };
+  const lastLogged = async () => (await json(await fetch(`${BASE}/__emulator/requests`))).at(-1);
+
+  // request log: headers exactly as received (Host, Cookie, a repeated X-Forwarded-For, Authorization)
+  let r = await rawRequest(`${odata}/Crm_Sales_Customers?$top=1`, 'GET', [
+    'Host', 'bff.example:8443', 'Cookie', 'a=1; b=2', 'X-Forwarded-For', '203.0.113.7',
+    'X-Forwarded-For', '10.0.0.1', 'Authorization', bearer.authorization,
+  ]);
+  assert.equal(r.status, 200);
+  let entry = await lastLogged();
+  assert.equal(entry.headers.host, 'bff.example:8443');
+  assert.equal(entry.headers.cookie, 'a=1; b=2');
+  assert.equal(entry.headers['x-forwarded-for'], '203.0.113.7, 10.0.0.1');
+  assert.equal(entry.headers.authorization, bearer.authorization);
+  assert.deepEqual(entry.rawHeaders.filter(([n]) => n === 'X-Forwarded-For'), [['X-Forwarded-For', '203.0.113.7'], ['X-Forwarded-For', '10.0.0.1']]);
+  ok('request log: host, cookie, x-forwarded-for (repeats joined; rawHeaders keeps both), authorization as received');
+
+  // binary round trip: PUT …/Picture stores the raw bytes and their content type, GET gives them back
+  const products = (await json(await fetch(`${odata}/General_Products_Products?$top=2`, { headers: bearer }))).value;
+  const pictureUrl = (p) => `${odata}/General_Products_Products(${p.Id})/Picture`;
+  const bytes = Buffer.concat([Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x80, 0xbf, 0xed, 0xa0, 0x80, 0x0d, 0x0a, 0x1a]), randomBytes(4096)]);
+  assert.equal(isUtf8(bytes), false);
+  for (const [contentType, body] of [['application/octet-stream', bytes], ['image/png', Buffer.concat([bytes, bytes])]]) {
+    let res = await fetch(pictureUrl(products[0]), { method: 'PUT', headers: { ...bearer, 'content-type': contentType }, body });
+    assert.equal(res.status, 204);
+    assert.equal(Buffer.from((await lastLogged()).body, 'base64').compare(body), 0, 'request log keeps the raw body');
+    res = await fetch(pictureUrl(products[0]), { headers: bearer });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), contentType);
+    assert.equal(Buffer.from(await res.arrayBuffer()).compare(body), 0, `picture bytes (${contentType})`);
+  }
+  r = await fetch(pictureUrl(products[1]), { headers: bearer });
+  assert.equal(r.headers.get('content-type'), 'image/png');
+  assert.equal((await r.arrayBuffer()).byteLength, 264);
+  ok(`binary round trip: PUT/GET …/Picture (${bytes.length} non-UTF-8 bytes, octet-stream and image/png), others keep the default`);
+
+  // API header switches and redirect
+  await control({ apiSetCookie: 'emu=1; Path=/', apiExtraHeaders: { 'X-Powered-By': 'x', Server: 'y', ETag: 'W/"1"' } });
+  for (const headers of [bearer, {}]) {
+    r = await fetch(`${odata}/Crm_Sales_Customers?$top=1`, { headers });
+    assert.equal(r.status, headers.authorization ? 200 : 401);
+    assert.deepEqual(r.headers.getSetCookie(), ['emu=1; Path=/']);
+    assert.equal(r.headers.get('x-powered-by'), 'x');
+    assert.equal(r.headers.get('server'), 'y');
+    assert.equal(r.headers.get('etag'), 'W/"1"');
+    await r.arrayBuffer();
+  }
+  const customer = (await json(await fetch(`${odata}/Crm_Sales_Customers?$top=1`, { headers: bearer }))).value[0];
+  await control({ apiRedirect: 'http://127.0.0.1:1/elsewhere' });
+  const apiBefore = (await json(await fetch(`${BASE}/__emulator/stats`))).api;
+  r = await fetch(`${odata}/Crm_Sales_Customers(${customer.Id})`, {
+    method: 'PATCH', redirect: 'manual', headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify({ Name: 'Redirected' }),
+  });
+  assert.equal(r.status, 302);
+  assert.equal(r.headers.get('location'), 'http://127.0.0.1:1/elsewhere');
+  assert.equal((await json(await fetch(`${BASE}/__emulator/stats`))).api, apiBefore + 1);
+  assert.equal((await lastLogged()).method, 'PATCH');
+  await control({});
+  r = await fetch(`${odata}/Crm_Sales_Customers(${customer.Id})`, { headers: bearer });
+  assert.equal((await json(r)).Name, customer.Name, 'the redirected PATCH was not processed');
+  assert.equal(r.headers.get('set-cookie'), null);
+  assert.equal(r.headers.get('x-powered-by'), null);
+  for (const bad of [{ apiSetCookie: 1 }, { apiSetCookie: 'a=b\r\nX: y' }, { apiRedirect: '' }, { apiExtraHeaders: { 'Bad Name': 'x' } },
+    { apiExtraHeaders: { 'X-A': 1 } }, { apiExtraHeaders: 'x' }, { apiExtraHeaders: { 'Content-Length': '1' } }]) {
+    assert.equal((await control(bad)).status, 400, JSON.stringify(bad));
+  }
+  ok('apiSetCookie + apiExtraHeaders on 200 and 401, apiRedirect 302 (counted, logged, not processed), {} resets, bad values 400');
+
+  // rotateKeys: a new kid signs from now on, the JWKS keeps the old key too
+  const jwksUrl = `${ISSUER}/.well-known/openid-configuration/jwks`;
+  const jwksBefore = await json(await fetch(jwksUrl));
+  const kidOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString()).kid;
+  const oldKid = kidOf(tokens.id_token);
+  assert.equal(jwksBefore.keys[0].kid, oldKid);
+  for (const bad of [{ rotateKeys: 'yes' }, { rotateKeys: true, nope: 1 }]) assert.equal((await control(bad)).status, 400);
+  assert.deepEqual(await json(await fetch(jwksUrl)), jwksBefore, 'a refused control body rotates nothing');
+  r = await control({ rotateKeys: true });
+  const rotated = (await json(r)).rotatedKey;
+  assert.equal(r.status, 200);
+  assert.equal(rotated.previousKid, oldKid);
+  assert.notEqual(rotated.kid, oldKid);
+  assert.equal('rotateKeys' in (await json(await fetch(`${BASE}/__emulator/control`))), false, 'one-shot action, not a switch');
+  const jwksAfter = await json(await fetch(jwksUrl));
+  assert.deepEqual(jwksAfter.keys.map((k) => k.kid), [rotated.kid, ...jwksBefore.keys.map((k) => k.kid)]);
+  assert.equal((await json(await fetch(`${BASE}/__emulator/config`))).signingKid, rotated.kid);
+  r = await refresh(tokens.refresh_token);
+  const t = await json(r);
+  assert.equal(r.status, 200);
+  assert.equal(kidOf(t.id_token), rotated.kid);
+  assert.equal(kidOf(t.access_token), rotated.kid);
+  const verifyOpts = { issuer: ISSUER, audience: CLIENT_ID, clockTolerance: 0 };
+  const stale = createLocalJWKSet(jwksBefore);
+  await assert.rejects(jwtVerify(t.id_token, stale, verifyOpts), { code: 'ERR_JWKS_NO_MATCHING_KEY' });
+  const fresh = createRemoteJWKSet(new URL(jwksUrl));
+  assert.equal((await jwtVerify(t.id_token, fresh, verifyOpts)).payload.nonce, nonce);
+  assert.equal((await jwtVerify(tokens.id_token, fresh, verifyOpts)).payload.nonce, nonce, 'old ID token still verifies');
+  assert.equal(decodeJwt(t.id_token).at_hash, b64url(createHash('sha256').update(t.access_token).digest().subarray(0, 16)));
+  for (const at of [tokens.access_token, t.access_token]) {
+    r = await fetch(`${odata}/Crm_Sales_Customers?$top=1`, { headers: { authorization: `Bearer ${at}` } });
+    assert.equal(r.status, 200, 'old and new access tokens both work at the API');
+    await r.arrayBuffer();
+  }
+  r = await fetch(`${ISSUER}/connect/userinfo`, { headers: { authorization: `Bearer ${t.access_token}` } });
+  assert.equal((await json(r)).sub, 'demo');
+  await control({ idToken: 'wrong-audience' });
+  const tampered = await json(await refresh(t.refresh_token));
+  await control({});
+  assert.equal(kidOf(tampered.id_token), rotated.kid);
+  await assert.rejects(jwtVerify(tampered.id_token, fresh, verifyOpts), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED' });
+  r = await request(jar, `${ISSUER}/connect/endsession?${new URLSearchParams({ id_token_hint: t.id_token, post_logout_redirect_uri: POST_LOGOUT, state: 'rotated' })}`);
+  assert.equal(r.status, 302);
+  assert.equal(new URL(r.headers.get('location')).searchParams.get('state'), 'rotated');
+  ok(`rotateKeys: kid ${oldKid} -> ${rotated.kid}; JWKS serves both, stale JWKS misses the kid, old and new tokens verify (API, userinfo, end session hint), faults still work`);
+
+  // the secrets log: POST /__emulator/reset empties it; revocation requests are captured
+  await fetch(`${BASE}/__emulator/reset`, { method: 'POST' });
+  const empty = await json(await fetch(`${BASE}/__emulator/secrets`));
+  assert.deepEqual(empty, {
+    codes: [], codeVerifiers: [], accessTokens: [], refreshTokens: [], idTokens: [], clientSecrets: [],
+  });
+  const other = await codeFlow('alice');
+  r = await fetch(`${ISSUER}/connect/revocation`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${encodeURIComponent(SECRET)}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({ token: other.tokens.refresh_token }).toString(),
+  });
+  assert.equal(r.status, 200);
+  const after = await json(await fetch(`${BASE}/__emulator/secrets`));
+  assert.deepEqual(after.clientSecrets, [SECRET]);
+  assert.deepEqual(after.refreshTokens, [other.tokens.refresh_token]);
+  assert.equal(after.codes.length, 1);
+  assert.deepEqual(after.accessTokens, [other.tokens.access_token]);
+  ok('secrets log: emptied by POST /__emulator/reset, code flow + revocation (Basic auth) captured');
 }
 
 main().catch((err) => {

@@ -1,5 +1,6 @@
-// Configuration (environment), counters, fault switches, the API request log and the
-// persistence dirty flag.
+// Configuration (environment), counters, fault switches, the API request log, the secrets log and
+// the persistence dirty flag.
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 
 function int(name, def) {
   const raw = process.env[name];
@@ -105,9 +106,42 @@ export function recordRequest(entry) {
   if (requests.length > MAX_REQUESTS) requests.splice(0, requests.length - MAX_REQUESTS);
 }
 
+// ---- secrets seen or issued (GET /__emulator/secrets) -------------------------------------------
+
+const SECRET_KINDS = ['codes', 'codeVerifiers', 'accessTokens', 'refreshTokens', 'idTokens', 'clientSecrets'];
+function freshSecrets() {
+  return Object.fromEntries(SECRET_KINDS.map((k) => [k, new Set()]));
+}
+let secretSets = freshSecrets();
+
+// Remember a secret value (kind: one of SECRET_KINDS). Empty and non-string values are ignored.
+export function recordSecret(kind, value) {
+  if (typeof value === 'string' && value !== '') secretSets[kind].add(value);
+}
+
+// The client secret of an `Authorization: Basic` header (form-urlencoded id:secret, RFC 6749 2.3.1).
+export function recordBasicSecret(authorization) {
+  const m = /^basic +(\S+)$/i.exec(authorization || '');
+  if (!m) return;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon === -1) return;
+  const raw = decoded.slice(colon + 1);
+  let secret = raw;
+  try {
+    secret = decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch { /* not percent-encoded: keep it raw */ }
+  recordSecret('clientSecrets', secret);
+}
+
+export function secretsSnapshot() {
+  return Object.fromEntries(SECRET_KINDS.map((k) => [k, [...secretSets[k]]]));
+}
+
 export function resetCounters() {
   stats = freshStats();
   requests = [];
+  secretSets = freshSecrets();
 }
 
 // ---- fault switches ---------------------------------------------------------------------------
@@ -131,7 +165,26 @@ function freshControl() {
     apiGarbage: false,
     apiGarbageTimes: null,
     apiResponseBytes: 0,
+    apiSetCookie: null,
+    apiRedirect: null,
+    apiExtraHeaders: null,
   };
+}
+
+// Keys of POST /__emulator/control that are actions, not switches (not kept in the control state).
+export const CONTROL_ACTIONS = new Set(['rotateKeys']);
+
+// Header names the API header switches must not set (they would break the HTTP framing).
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection']);
+
+function checkHeader(key, name, value) {
+  try {
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
+  } catch (err) {
+    throw new Error(`${key}: invalid header ${JSON.stringify(name)}: ${err.message}`);
+  }
+  if (FRAMING_HEADERS.has(name.toLowerCase())) throw new Error(`${key} must not set ${name}`);
 }
 
 // Fault -> its "only the next N requests" counter (null = forever).
@@ -170,6 +223,10 @@ export function setControl(body) {
   }
   const next = freshControl();
   for (const [key, value] of Object.entries(body)) {
+    if (CONTROL_ACTIONS.has(key)) {
+      if (typeof value !== 'boolean') throw new Error(`${key} must be true or false`);
+      continue;
+    }
     if (!(key in next)) throw new Error(`unknown control key ${key}`);
     if (value === null) continue;
     switch (key) {
@@ -205,6 +262,20 @@ export function setControl(body) {
       case 'idToken':
         if (!ID_TOKEN_FAULTS.has(value)) throw new Error(`idToken must be one of ${[...ID_TOKEN_FAULTS].join(', ')} or null`);
         next[key] = value;
+        break;
+      case 'apiSetCookie':
+      case 'apiRedirect':
+        if (typeof value !== 'string' || !value) throw new Error(`${key} must be a non-empty string`);
+        checkHeader(key, key === 'apiSetCookie' ? 'Set-Cookie' : 'Location', value);
+        next[key] = value;
+        break;
+      case 'apiExtraHeaders':
+        if (typeof value !== 'object' || Array.isArray(value)) throw new Error('apiExtraHeaders must be an object of header name -> string value');
+        for (const [name, v] of Object.entries(value)) {
+          if (typeof v !== 'string') throw new Error(`apiExtraHeaders.${name} must be a string`);
+          checkHeader(key, name, v);
+        }
+        next[key] = Object.keys(value).length ? { ...value } : null;
         break;
       default:
         break;

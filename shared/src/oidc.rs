@@ -27,15 +27,17 @@ pub struct Discovery {
 
 /// Allowed clock skew for `iat`/`exp` of ID tokens.
 const SKEW_SECS: u64 = 30;
-/// An unknown `kid` refetches the JWKS at most this often (a forged token must not make us hammer the IdP).
-const JWKS_REFETCH_MIN: Duration = Duration::from_secs(10);
+/// A `kid` still unknown after a refetch is not looked up again for this long (a forged token must not make us
+/// hammer the IdP; a freshly rotated key is found at once, since it was never missed).
+const JWKS_MISS_TTL: Duration = Duration::from_secs(10);
 
 pub struct IdentityServer {
     pub(crate) http: reqwest::Client,
     issuer: String,
     client_id: String,
     discovery: OnceCell<Discovery>,
-    jwks: RwLock<Option<(JwkSet, Instant)>>,
+    jwks: RwLock<Option<JwkSet>>,
+    misses: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
 }
 
 /// Maps a transport failure of a call to the identity server.
@@ -51,6 +53,7 @@ impl IdentityServer {
             client_id: config.client_id.clone(),
             discovery: OnceCell::new(),
             jwks: RwLock::new(None),
+            misses: Default::default(),
         }
     }
 
@@ -99,21 +102,23 @@ impl IdentityServer {
                 None => None,
             }
         };
-        let stale = {
-            let guard = self.jwks.read().await;
-            match guard.as_ref() {
-                Some((set, _)) if find(set).is_some() => return Ok(find(set).unwrap()),
-                Some((_, fetched)) => fetched.elapsed() >= JWKS_REFETCH_MIN,
-                None => true,
-            }
+        if let Some(k) = self.jwks.read().await.as_ref().and_then(find) {
+            return Ok(k);
+        }
+        let miss_key = kid.unwrap_or("").to_string();
+        let recently_missed = {
+            let mut misses = self.misses.lock().expect("misses lock");
+            misses.retain(|_, at| at.elapsed() < JWKS_MISS_TTL);
+            misses.contains_key(&miss_key)
         };
-        if stale {
+        if !recently_missed {
             let set = self.fetch_jwks().await?;
             let found = find(&set);
-            *self.jwks.write().await = Some((set, Instant::now()));
+            *self.jwks.write().await = Some(set);
             if let Some(k) = found {
                 return Ok(k);
             }
+            self.misses.lock().expect("misses lock").insert(miss_key, Instant::now());
         }
         Err(invalid_id_token("the ID token's signing key is unknown"))
     }

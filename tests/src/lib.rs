@@ -95,6 +95,10 @@ pub struct Options {
     pub concurrency: usize,
     /// Keep the emulator's grants and keys in a file, so a restarted emulator still knows the sessions' tokens.
     pub emulator_state_file: bool,
+    /// A DynamoDB Local of this test's own (on disk, so it can be stopped and restarted), not the shared one.
+    pub private_dynamodb: bool,
+    /// Put `infra/ddb-proxy.js` between the BFF and DynamoDB: counts operations, injects faults.
+    pub ddb_proxy: bool,
 }
 
 impl Default for Options {
@@ -105,6 +109,8 @@ impl Default for Options {
             emulator_env: vec![],
             concurrency: 1,
             emulator_state_file: false,
+            private_dynamodb: false,
+            ddb_proxy: false,
         }
     }
 }
@@ -168,6 +174,8 @@ pub struct TestApp {
     concurrency: usize,
     /// More runtimes serving the same functions (see [`TestApp::spawn_instance`]).
     pub instances: Vec<Instance>,
+    pub private_ddb: Option<PrivateDynamo>,
+    pub ddb_proxy: Option<(Proc, u16)>,
     pub table: String,
     pub dynamo: aws_sdk_dynamodb::Client,
     pub http: reqwest::Client,
@@ -187,13 +195,36 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     std::fs::create_dir_all(&logs).unwrap();
     let id = format!("{}-{}", std::process::id(), free_port());
 
-    // DynamoDB Local: shared, one table per test.
-    let endpoint = dynamodb_endpoint();
+    // DynamoDB Local: shared, one table per test (or a private one).
+    let private_ddb = opts.private_dynamodb.then(|| PrivateDynamo::start(&logs, &id));
+    if let Some(p) = &private_ddb {
+        p.wait().await;
+    }
+    let endpoint = private_ddb.as_ref().map(|p| p.endpoint()).unwrap_or_else(dynamodb_endpoint);
     let dynamo = xtask::local_dynamodb(&endpoint).await;
     let table = format!("sessions-{id}");
     if let Err(e) = xtask::create_table(&dynamo, &table).await {
         panic!("DynamoDB Local is not reachable at {endpoint} ({e}). Start it with `make test` (or `make dev`).");
     }
+
+    let ddb_proxy = if opts.ddb_proxy {
+        let port = free_port();
+        let mut cmd = Command::new("node");
+        cmd.current_dir(&root).args(["infra/ddb-proxy.js", "--port", &port.to_string(), "--target", &endpoint]);
+        let proc = Proc::spawn("ddb-proxy", cmd, &logs.join(format!("{id}-ddb-proxy.log")));
+        let client = reqwest::Client::new();
+        let health = format!("http://127.0.0.1:{port}/__ddbproxy/health");
+        wait_until("the DynamoDB proxy", Duration::from_secs(30), || {
+            let req = client.get(&health).send();
+            async move { matches!(req.await, Ok(r) if r.status().is_success()) }
+        })
+        .await;
+        Some((proc, port))
+    } else {
+        None
+    };
+    let bff_endpoint =
+        ddb_proxy.as_ref().map(|(_, port)| format!("http://127.0.0.1:{port}")).unwrap_or(endpoint.clone());
 
     let bff_port = free_port();
     let emu_port = free_port();
@@ -227,7 +258,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         ("CLIENT_SECRET".into(), CLIENT_SECRET.into()),
         ("PUBLIC_ORIGIN".into(), public_origin),
         ("SESSION_TABLE".into(), table.clone()),
-        ("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint),
+        ("AWS_ENDPOINT_URL_DYNAMODB".into(), bff_endpoint),
         ("AWS_ACCESS_KEY_ID".into(), "local".into()),
         ("AWS_SECRET_ACCESS_KEY".into(), "local".into()),
         ("AWS_REGION".into(), "eu-west-1".into()),
@@ -253,6 +284,8 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         env_file,
         concurrency: opts.concurrency,
         instances: vec![],
+        private_ddb,
+        ddb_proxy,
         table,
         dynamo,
         http,
@@ -286,6 +319,62 @@ async fn wait_serving(http: &reqwest::Client, port: u16) {
     .await;
 }
 
+/// A DynamoDB Local of one test, with its data on disk so that it survives [`PrivateDynamo::stop`] + `start`.
+pub struct PrivateDynamo {
+    proc: Option<Proc>,
+    pub port: u16,
+    dir: PathBuf,
+    log: PathBuf,
+}
+
+impl PrivateDynamo {
+    fn start(logs: &std::path::Path, id: &str) -> Self {
+        let mut me = PrivateDynamo {
+            proc: None,
+            port: free_port(),
+            dir: logs.join(format!("{id}-ddb")),
+            log: logs.join(format!("{id}-ddb.log")),
+        };
+        me.spawn();
+        me
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new("bash");
+        cmd.current_dir(repo_root())
+            .arg("infra/dynamodb.sh")
+            .arg(self.port.to_string())
+            .env("DYNAMODB_DB_PATH", &self.dir);
+        self.proc = Some(Proc::spawn("DynamoDB Local", cmd, &self.log));
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn wait(&self) {
+        let addr = format!("127.0.0.1:{}", self.port);
+        wait_until("DynamoDB Local", Duration::from_secs(60), || {
+            let addr = addr.clone();
+            async move { tokio::net::TcpStream::connect(addr).await.is_ok() }
+        })
+        .await;
+    }
+
+    /// Stops DynamoDB Local (the BFF's calls fail until [`PrivateDynamo::restart`]).
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.stop();
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+        self.wait().await;
+    }
+}
+
 /// Another Lambda runtime (its own `cargo lambda watch`, its own function processes) with the same configuration
 /// and table: an independent set of execution environments.
 pub struct Instance {
@@ -300,6 +389,23 @@ impl Instance {
     }
 }
 impl TestApp {
+    /// Operation counts of the DynamoDB proxy (`Options::ddb_proxy`).
+    pub async fn ddb_stats(&self) -> Value {
+        let port = self.ddb_proxy.as_ref().expect("ddb_proxy").1;
+        self.http.get(format!("http://127.0.0.1:{port}/__ddbproxy/stats")).send().await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn ddb_reset(&self) {
+        let port = self.ddb_proxy.as_ref().expect("ddb_proxy").1;
+        self.http.post(format!("http://127.0.0.1:{port}/__ddbproxy/reset")).send().await.unwrap();
+    }
+
+    pub async fn ddb_control(&self, body: Value) {
+        let port = self.ddb_proxy.as_ref().expect("ddb_proxy").1;
+        let r = self.http.post(format!("http://127.0.0.1:{port}/__ddbproxy/control")).json(&body).send().await.unwrap();
+        assert!(r.status().is_success(), "ddb-proxy control refused: {}", r.status());
+    }
+
     /// Starts one more runtime serving the same functions against the same table and emulator.
     pub async fn spawn_instance(&mut self) -> String {
         let port = free_port();

@@ -40,11 +40,12 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
         return_url: return_url.as_str().to_string(),
         created_at,
     };
+    // Discovery first: with the identity server down nothing is written (no pending login left behind).
+    let discovery = app.idp.discovery().await?;
     let key = state.store_key();
     let ttl = created_at + LOGIN_TTL.as_secs() as i64;
     app.store.put_login(&key, &binding.binding_hash(), pending.seal(&binding, &key), created_at, ttl).await?;
 
-    let discovery = app.idp.discovery().await?;
     let mut url = url::Url::parse(&discovery.authorization_endpoint)
         .map_err(|_| BffError::Misconfigured("discovery's authorization_endpoint is not a URL".into()))?;
     let form_post = app.config.response_mode == ResponseMode::FormPost;

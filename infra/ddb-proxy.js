@@ -1,0 +1,108 @@
+// A small HTTP proxy between the BFF and DynamoDB Local, for tests and benchmarks:
+// - counts the DynamoDB operations that pass (X-Amz-Target), so tests can assert "1 GetItem per proxied call";
+// - injects faults on demand: throttling (400 ThrottlingException), 500 InternalServerError, delays, or "down"
+//   (connections reset), each with a rate, so the SDK's retries and the BFF's 503 path can be exercised.
+//
+//   node infra/ddb-proxy.js --port 8100 --target http://127.0.0.1:8000
+//   GET  /__ddbproxy/stats    -> {"ops":{"GetItem":3,...},"faults":{"throttle":1,"error":0,"reset":0},"total":4}
+//   POST /__ddbproxy/reset    -> zero the counters
+//   POST /__ddbproxy/control  {"throttleRate":0.3,"errorRate":0.1,"delayMs":0,"down":false} ({} resets)
+import http from 'node:http';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+};
+const port = Number(arg('port', process.env.DDB_PROXY_PORT || 8100));
+const target = new URL(arg('target', process.env.DDB_PROXY_TARGET || 'http://127.0.0.1:8000'));
+
+const freshControl = () => ({ throttleRate: 0, errorRate: 0, delayMs: 0, down: false });
+let control = freshControl();
+let stats = { ops: {}, faults: { throttle: 0, error: 0, reset: 0 }, total: 0 };
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function json(res, status, value, extra = {}) {
+  const body = Buffer.from(JSON.stringify(value));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length, ...extra });
+  res.end(body);
+}
+
+function amzError(res, status, type, message) {
+  json(res, status, { __type: `com.amazonaws.dynamodb.v20120810#${type}`, message }, {
+    'content-type': 'application/x-amz-json-1.0',
+    'x-amzn-requestid': `fault-${Date.now()}`,
+  });
+}
+
+const server = http.createServer(async (req, res) => {
+  try {
+    if (req.url.startsWith('/__ddbproxy/')) {
+      const route = `${req.method} ${req.url.split('?')[0]}`;
+      if (route === 'GET /__ddbproxy/stats') return json(res, 200, stats);
+      if (route === 'POST /__ddbproxy/reset') {
+        stats = { ops: {}, faults: { throttle: 0, error: 0, reset: 0 }, total: 0 };
+        return json(res, 200, stats);
+      }
+      if (route === 'POST /__ddbproxy/control') {
+        const body = JSON.parse((await readBody(req)).toString() || '{}');
+        const next = freshControl();
+        for (const [k, v] of Object.entries(body)) {
+          if (!(k in next)) return json(res, 400, { error: `unknown control key ${k}` });
+          if (typeof v !== typeof next[k]) return json(res, 400, { error: `${k} must be a ${typeof next[k]}` });
+          next[k] = v;
+        }
+        control = next;
+        return json(res, 200, control);
+      }
+      if (route === 'GET /__ddbproxy/health') return json(res, 200, { ok: true });
+      return json(res, 404, { error: 'not found' });
+    }
+    const body = await readBody(req);
+    const op = String(req.headers['x-amz-target'] || 'unknown').split('.').pop();
+    stats.total += 1;
+    stats.ops[op] = (stats.ops[op] || 0) + 1;
+    if (control.down) {
+      stats.faults.reset += 1;
+      return req.socket.destroy();
+    }
+    if (control.delayMs) await new Promise((r) => setTimeout(r, control.delayMs));
+    const roll = Math.random();
+    if (roll < control.throttleRate) {
+      stats.faults.throttle += 1;
+      return amzError(res, 400, 'ThrottlingException', 'Rate of requests exceeds the allowed throughput (injected).');
+    }
+    if (roll < control.throttleRate + control.errorRate) {
+      stats.faults.error += 1;
+      return amzError(res, 500, 'InternalServerError', 'Internal server error (injected).');
+    }
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
+      (ur) => {
+        res.writeHead(ur.statusCode, ur.headers);
+        ur.pipe(res);
+      },
+    );
+    upstream.on('error', () => {
+      stats.faults.reset += 1;
+      req.socket.destroy();
+    });
+    upstream.end(body);
+  } catch (e) {
+    json(res, 500, { error: String(e) });
+  }
+});
+
+server.keepAliveTimeout = 65_000;
+server.listen(port, '127.0.0.1', () => {
+  console.log(`ddb-proxy listening on http://127.0.0.1:${server.address().port} -> ${target.origin}`);
+});
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));

@@ -1,0 +1,420 @@
+//! Security hardening on the real stack: every defence of spec §4 has a test here that fails without it.
+
+use reqwest::Method;
+use tests::{Browser, Options, TestApp, spawn_app, spawn_app_with};
+use url::Url;
+
+fn param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+fn with_param(url: &Url, name: &str, value: Option<&str>) -> Url {
+    let mut u = url.clone();
+    let pairs: Vec<(String, String)> =
+        url.query_pairs().filter(|(k, _)| k != name).map(|(k, v)| (k.into(), v.into())).collect();
+    {
+        let mut q = u.query_pairs_mut();
+        q.clear();
+        for (k, v) in &pairs {
+            q.append_pair(k, v);
+        }
+        if let Some(v) = value {
+            q.append_pair(name, v);
+        }
+    }
+    u
+}
+
+#[tokio::test]
+async fn two_logins_in_two_tabs_of_one_browser_both_complete() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    let tab_a = app.start_login(&mut b, Some("/a")).await;
+    let binding = b.cookie("localhost", "__Host-bff-login").unwrap();
+    let tab_b = app.start_login(&mut b, Some("/b")).await;
+    assert_eq!(b.cookie("localhost", "__Host-bff-login").unwrap(), binding, "the second tab must not unbind the first");
+    assert_ne!(param(&tab_a, "state"), param(&tab_b, "state"));
+
+    // Tab B signs in first, then tab A (the emulator remembers the user by then).
+    let cb_b = app.authenticate_at_emulator(&mut b, &tab_b, "demo", "demo").await;
+    let cb_a = app.authenticate_at_emulator(&mut b, &tab_a, "demo", "demo").await;
+    let r = b.get(cb_b.as_str()).await;
+    assert_eq!((r.status, r.location()), (302, Some("/b")), "{}", r.text());
+    let r = b.get(cb_a.as_str()).await;
+    assert_eq!((r.status, r.location()), (302, Some("/a")), "{}", r.text());
+    assert_eq!(app.session_json(&mut b).await["user"]["sub"], "demo");
+    // A new session per sign-in, and the previous one of this browser is gone (no fixation, no leftovers).
+    assert_eq!(app.session_items().await.len(), 1);
+    // Pending logins are consumed.
+    assert!(app.scan().await.iter().all(|i| !i["pk"].as_s().unwrap().starts_with("login#")));
+}
+
+#[tokio::test]
+async fn id_tokens_the_identity_server_issued_wrongly_are_refused() {
+    let app = spawn_app().await;
+    for fault in ["wrong-audience", "wrong-nonce", "foreign-key", "expired", "wrong-issuer"] {
+        app.emulator_control(serde_json::json!({ "idToken": fault })).await;
+        let mut b = Browser::new();
+        let authorize = app.start_login(&mut b, None).await;
+        let callback = app.authenticate_at_emulator(&mut b, &authorize, "demo", "demo").await;
+        let r = b.get(callback.as_str()).await;
+        assert_eq!(r.status, 400, "{fault}: {}", r.text());
+        assert_eq!(r.problem_code(), "login_failed", "{fault}");
+        assert_eq!(r.json()["error"], "invalid_id_token", "{fault}");
+        assert!(r.set_cookies().iter().all(|c| !c.starts_with("__Host-bff-session=")), "{fault}: no session");
+    }
+    assert!(app.session_items().await.is_empty());
+    app.emulator_control(serde_json::json!({})).await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    assert_eq!(app.session_items().await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_callback_must_come_from_our_issuer_rfc9207() {
+    let app = spawn_app().await;
+    for (iss, expected) in [(Some("https://evil.example/id"), "issuer_mismatch"), (None, "issuer_missing")] {
+        let mut b = Browser::new();
+        let authorize = app.start_login(&mut b, None).await;
+        let callback = app.authenticate_at_emulator(&mut b, &authorize, "demo", "demo").await;
+        assert_eq!(param(&callback, "iss"), Some(app.emulator.issuer()), "discovery advertises iss");
+        let r = b.get(with_param(&callback, "iss", iss).as_str()).await;
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert_eq!(r.json()["error"], expected);
+        assert_eq!(app.emulator_stats().await["token"]["authorization_code"], 0, "no code exchanged for a mix-up");
+    }
+}
+
+/// The auto-posting form the identity server answers with in form_post mode: (action, fields).
+fn form_post_fields(html: &str) -> (String, Vec<(String, String)>) {
+    let action = tests::form_action(html, "").expect("a form");
+    let mut fields = vec![];
+    for input in html.split("<input").skip(1) {
+        let tag = input.split('>').next().unwrap();
+        let attr = |name: &str| {
+            let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+            let end = tag[start..].find('"')? + start;
+            Some(tag[start..end].replace("&amp;", "&").replace("&#x3D;", "=").replace("&quot;", "\""))
+        };
+        if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
+            fields.push((n, v));
+        }
+    }
+    (action, fields)
+}
+
+async fn hybrid_response(app: &TestApp, b: &mut Browser) -> (String, Vec<(String, String)>) {
+    let authorize = app.start_login(b, Some("/hybrid")).await;
+    assert_eq!(param(&authorize, "response_type").as_deref(), Some("code id_token"));
+    assert_eq!(param(&authorize, "response_mode").as_deref(), Some("form_post"));
+    // Follow the emulator until it answers with the auto-posting form.
+    let mut r = b.get(authorize.as_str()).await;
+    for _ in 0..10 {
+        if let Some(loc) = r.location() {
+            let next = r.url.join(loc).unwrap();
+            r = b.get(next.as_str()).await;
+            continue;
+        }
+        let html = r.text();
+        if html.contains("name=\"login\"") {
+            let action = r.url.join(&tests::form_action(&html, "login-form").unwrap()).unwrap();
+            r = b.post_form(action.as_str(), &[("login", "demo"), ("password", "demo")]).await;
+            continue;
+        }
+        return form_post_fields(&html);
+    }
+    panic!("no form_post response");
+}
+
+#[tokio::test]
+async fn form_post_hybrid_mode_checks_c_hash_and_s_hash() {
+    let app =
+        spawn_app_with(Options { bff_env: vec![("RESPONSE_MODE".into(), "form_post".into())], ..Options::default() })
+            .await;
+    let mut b = Browser::new();
+    let r = b.get(&app.url("/auth/login")).await;
+    let login_cookie = r.set_cookies().into_iter().find(|c| c.starts_with("__Host-bff-login=")).unwrap();
+    assert!(login_cookie.contains("SameSite=None") && login_cookie.contains("Secure"), "{login_cookie}");
+
+    let mut b = Browser::new();
+    let (action, fields) = hybrid_response(&app, &mut b).await;
+    assert_eq!(action, app.url("/auth/callback"));
+    let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+    for n in ["code", "state", "id_token"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    // A second login in another browser gives another code and ID token to swap in.
+    let mut other = Browser::new();
+    let (_, other_fields) = hybrid_response(&app, &mut other).await;
+    let get = |f: &[(String, String)], n: &str| f.iter().find(|(k, _)| k == n).unwrap().1.clone();
+
+    // This response with the code of the other one: the ID token's c_hash does not match that code.
+    let forged: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| if k == "code" { (k.clone(), get(&other_fields, "code")) } else { (k.clone(), v.clone()) })
+        .collect();
+    let body: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = b.post_form(&app.url("/auth/callback"), &body).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"], "invalid_id_token");
+    assert!(r.json()["detail"].as_str().unwrap().contains("c_hash"), "{}", r.text());
+    assert_eq!(app.emulator_stats().await["token"]["authorization_code"], 0, "refused before any code exchange");
+
+    // A GET to the callback is not how form_post answers.
+    let r = b.get(&app.url("/auth/callback?code=x&state=y")).await;
+    assert_eq!(r.problem_code(), "method_not_allowed");
+    // JSON where a form is expected.
+    let r = b
+        .request(
+            Method::POST,
+            &app.url("/auth/callback"),
+            &[("content-type", "application/json")],
+            Some(b"{}".to_vec()),
+        )
+        .await;
+    assert_eq!(r.problem_code(), "invalid_request");
+
+    // A genuine response completes.
+    let (_, fields) = hybrid_response(&app, &mut b).await;
+    let body: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = b.post_form(&app.url("/auth/callback"), &body).await;
+    assert_eq!((r.status, r.location()), (302, Some("/hybrid")), "{}", r.text());
+    assert_eq!(app.session_json(&mut b).await["user"]["sub"], "demo");
+}
+
+#[tokio::test]
+async fn logout_needs_the_sessions_sid() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    for target in ["/auth/logout", "/auth/logout?sid=", "/auth/logout?sid=wrong", "/auth/logout?returnUrl=/x"] {
+        let r = b.get(&app.url(target)).await;
+        assert_eq!(r.status, 400, "{target}");
+        assert_eq!(r.problem_code(), "invalid_request");
+    }
+    // Another user's sid does not log this one out.
+    let mut alice = Browser::new();
+    app.sign_in(&mut alice, "alice", "alice").await;
+    let alice_logout = app.session_json(&mut alice).await["logoutUrl"].as_str().unwrap().to_string();
+    let r = b.get(&app.url(&alice_logout)).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(app.session_json(&mut b).await["authenticated"], true);
+    assert_eq!(app.session_json(&mut alice).await["authenticated"], true);
+    assert_eq!(app.emulator_stats().await["endSession"], 0);
+}
+
+#[tokio::test]
+async fn proxy_header_hygiene_both_ways() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    let session_cookie = b.cookie("localhost", "__Host-bff-session").unwrap();
+    b.set_cookie("localhost", "tracking", "abc");
+    b.set_cookie("localhost", "ErpContextParameters", "ctx%3D1");
+    b.set_cookie("localhost", ".AspNetCore.Culture", "c%3Dbg%7Cuic%3Dbg");
+    let r = b
+        .raw(
+            &app.origin(),
+            "GET",
+            "/api/domain/odata/Crm_Sales_Customers?$top=1",
+            &[
+                ("X-CSRF", "1"),
+                ("Authorization", "Bearer stolen-token"),
+                ("X-Forwarded-For", "203.0.113.9"),
+                ("X-Forwarded-Host", "evil.example"),
+                ("Forwarded", "for=203.0.113.9"),
+                ("Accept-Language", "bg-BG"),
+                ("Prefer", "CurrentEnterpriseCompanyId=1"),
+                ("TransactionId", "tx-42"),
+                ("OData-MaxVersion", "4.0"),
+                ("If-None-Match", "W/\"7\""),
+                ("X-Custom", "nope"),
+                ("Proxy-Authorization", "Basic x"),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let req = app.emulator_requests().await.pop().unwrap();
+    let h = &req["headers"];
+    let mut erp: Vec<&str> = h["cookie"].as_str().unwrap().split("; ").collect();
+    erp.sort();
+    assert_eq!(
+        erp,
+        vec![".AspNetCore.Culture=c%3Dbg%7Cuic%3Dbg", "ErpContextParameters=ctx%3D1"],
+        "only the ERP cookies"
+    );
+    assert!(!h.to_string().contains(&session_cookie), "the session cookie must never reach the API");
+    let auth = h["authorization"].as_str().unwrap();
+    assert!(auth.starts_with("Bearer ") && !auth.contains("stolen"), "{auth}");
+    for gone in ["x-forwarded-for", "x-forwarded-host", "forwarded", "x-csrf", "x-custom", "proxy-authorization"] {
+        assert!(h.get(gone).is_none(), "{gone} reached the API: {h}");
+    }
+    assert_eq!(h["host"], format!("127.0.0.1:{}", app.emulator.port));
+    for (k, v) in [
+        ("accept-language", "bg-BG"),
+        ("prefer", "CurrentEnterpriseCompanyId=1"),
+        ("transactionid", "tx-42"),
+        ("odata-maxversion", "4.0"),
+        ("if-none-match", "W/\"7\""),
+    ] {
+        assert_eq!(h[k], v, "{k}");
+    }
+
+    // Responses: status and body as they came (an ERP business error too), allowlisted headers only.
+    let r = app.api(&mut b, Method::GET, "/api/domain/odata/Crm_Sales_Customers?$top=1", None, &[]).await;
+    let id = r.json()["value"][0]["Id"].as_str().unwrap().to_string();
+    let r = app
+        .api(
+            &mut b,
+            Method::PATCH,
+            &format!("/api/domain/odata/Crm_Sales_Customers({id})"),
+            Some(br#"{"Name":"FAIL please"}"#.to_vec()),
+            &[("content-type", "application/json")],
+        )
+        .await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.json()["error"]["code"], "BusinessRuleViolation", "ERP errors pass through unchanged");
+    assert_eq!(r.header("odata-version"), Some("4.0"));
+
+    // Upstream redirects are passed back, never followed (SSRF).
+    app.emulator_control(serde_json::json!({"apiRedirect": "http://127.0.0.1:1/elsewhere"})).await;
+    let before = app.emulator_requests().await.len();
+    let r = app.api(&mut b, Method::GET, "/api/domain/odata/Crm_Sales_Customers", None, &[]).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(app.emulator_requests().await.len(), before + 1);
+    app.emulator_control(serde_json::json!({})).await;
+}
+
+#[tokio::test]
+async fn proxy_size_limits_and_binary_bodies() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+
+    // A request body above the limit (1 MiB by default) never reaches the API.
+    let before = app.emulator_requests().await.len();
+    let big = vec![b'x'; 1024 * 1024 + 1];
+    let r = app
+        .api(
+            &mut b,
+            Method::POST,
+            "/api/domain/odata/Crm_Sales_Customers",
+            Some(big),
+            &[("content-type", "application/json")],
+        )
+        .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.problem_code(), "payload_too_large");
+    assert_eq!(app.emulator_requests().await.len(), before);
+
+    // An upstream answer too large for Lambda's 6 MB response.
+    app.emulator_control(serde_json::json!({"apiResponseBytes": 7_000_000})).await;
+    let r = app.api(&mut b, Method::GET, "/api/domain/odata/Crm_Sales_Customers", None, &[]).await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.problem_code(), "upstream_response_too_large");
+    assert!(r.json()["detail"].as_str().unwrap().contains("$top"));
+    app.emulator_control(serde_json::json!({})).await;
+    assert_eq!(app.session_items().await.len(), 1, "the session survives");
+
+    // Binary bodies (base64 in the Lambda event) survive both ways.
+    let r = app.api(&mut b, Method::GET, "/api/domain/odata/General_Products_Products?$top=1", None, &[]).await;
+    let id = r.json()["value"][0]["Id"].as_str().unwrap().to_string();
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+    let path = format!("/api/domain/odata/General_Products_Products({id})/Picture");
+    let r =
+        app.api(&mut b, Method::PUT, &path, Some(bytes.clone()), &[("content-type", "application/octet-stream")]).await;
+    assert!(r.status / 100 == 2, "{} {}", r.status, r.text());
+    let sent = app.emulator_requests().await.pop().unwrap();
+    use base64::Engine;
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(sent["body"].as_str().unwrap()).unwrap(), bytes);
+    let r = app.api(&mut b, Method::GET, &path, None, &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, bytes, "the binary body came back byte for byte");
+}
+
+#[tokio::test]
+async fn no_token_code_verifier_secret_or_cookie_in_clear_at_rest_or_in_logs() {
+    let app = spawn_app_with(Options { access_token_ttl: 3600, ..Options::default() }).await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    let login_cookie = b.cookie("localhost", "__Host-bff-login").unwrap();
+    let session_cookie = b.cookie("localhost", "__Host-bff-session").unwrap();
+    assert_eq!(
+        app.api(&mut b, Method::GET, "/api/domain/odata/Crm_Sales_Customers?$top=2", None, &[]).await.status,
+        200
+    );
+    assert_eq!(app.api(&mut b, Method::POST, "/auth/refresh", None, &[]).await.status, 200);
+    assert_eq!(
+        app.api(&mut b, Method::GET, "/api/domain/odata/Crm_Sales_Customers?$top=2", None, &[]).await.status,
+        200
+    );
+    let logout_url = app.session_json(&mut b).await["logoutUrl"].as_str().unwrap().to_string();
+    let sid = logout_url.split("sid=").nth(1).unwrap().to_string();
+
+    // Everything secret the identity server issued or received during the flow.
+    let seen: serde_json::Value = app
+        .http
+        .get(format!("{}/__emulator/secrets", app.emulator.origin()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut secrets: Vec<(String, String)> = vec![];
+    for (kind, min) in [
+        ("codes", 1),
+        ("codeVerifiers", 1),
+        ("accessTokens", 2),
+        ("refreshTokens", 2),
+        ("idTokens", 1),
+        ("clientSecrets", 1),
+    ] {
+        let list = seen[kind].as_array().unwrap_or_else(|| panic!("no {kind} in {seen}"));
+        assert!(list.len() >= min, "{kind}: {list:?}");
+        secrets.extend(list.iter().map(|v| (kind.to_string(), v.as_str().unwrap().to_string())));
+    }
+    secrets.push(("session cookie".into(), session_cookie));
+    secrets.push(("login cookie".into(), login_cookie));
+    secrets.push(("logout sid".into(), sid));
+
+    // The table, every attribute of every item, strings and bytes alike.
+    let mut at_rest: Vec<u8> = vec![];
+    for item in app.scan().await {
+        for v in item.values() {
+            match v {
+                aws_sdk_dynamodb::types::AttributeValue::S(s) => at_rest.extend_from_slice(s.as_bytes()),
+                aws_sdk_dynamodb::types::AttributeValue::B(b) => at_rest.extend_from_slice(b.as_ref()),
+                other => at_rest.extend_from_slice(format!("{other:?}").as_bytes()),
+            }
+            at_rest.push(b'\n');
+        }
+    }
+    for (kind, secret) in &secrets {
+        assert!(secret.len() >= 16, "{kind} too short to search for");
+        assert!(!at_rest.windows(secret.len()).any(|w| w == secret.as_bytes()), "a {kind} is stored in clear");
+    }
+
+    // Log out too, then search every log line of the whole flow.
+    let r = b.get(&app.url(&logout_url)).await;
+    assert_eq!(r.status, 302);
+    let logs = app.bff_logs();
+    assert!(logs.contains("\"message\":\"request\""), "the logs were captured");
+    for (kind, secret) in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a {kind} appears in the logs");
+    }
+    assert!(!logs.contains(tests::CLIENT_SECRET));
+}
+
+#[tokio::test]
+async fn rotated_signing_keys_are_picked_up_from_the_jwks() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await; // the callback has now cached the JWKS
+    app.emulator_control(serde_json::json!({"rotateKeys": true})).await;
+    let mut c = Browser::new();
+    let r = app.sign_in(&mut c, "alice", "alice").await;
+    assert_eq!(r.status, 302);
+    assert_eq!(app.session_json(&mut c).await["user"]["sub"], "alice");
+}
