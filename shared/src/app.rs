@@ -5,9 +5,11 @@ use crate::config::{ClientSecret, Config, SecretSource};
 use crate::errors::BffError;
 use crate::oidc::IdentityServer;
 use crate::store::SessionStore;
-use lambda_http::{Body, Request, Response, service_fn};
+use lambda_http::http::HeaderValue;
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use std::future::Future;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 pub struct App {
     pub config: Config,
@@ -95,6 +97,22 @@ async fn fetch_secret(http: &reqwest::Client, arn: &str) -> Result<ClientSecret,
         .ok_or_else(|| BffError::Misconfigured("the client secret is empty or binary".into()))
 }
 
+/// The id that ties this request's log lines together: the caller's `X-Correlation-Id` when it is a sane token
+/// (letters, digits, `-`, `_`, `.`, at most 64), else API Gateway's request id, else a fresh one.
+fn correlation_id(req: &Request) -> String {
+    let sane =
+        |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if let Some(v) = req.headers().get("x-correlation-id").and_then(|v| v.to_str().ok()).filter(|v| sane(v)) {
+        return v.to_string();
+    }
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(id) = ctx.request_id.as_deref().filter(|v| sane(v))
+    {
+        return id.to_string();
+    }
+    crate::crypto::b64url(&crate::crypto::random_bytes::<12>())
+}
+
 /// Runs `handler` for every invocation. Errors become problem+json here and nowhere else; each request is logged
 /// once with its method, path (never the query: it may hold a code or state), status and duration.
 pub async fn serve<H, Fut>(app: App, handler: H) -> Result<(), lambda_http::Error>
@@ -103,30 +121,39 @@ where
     Fut: Future<Output = Result<Response<Body>, BffError>> + Send,
 {
     let app: &'static App = Box::leak(Box::new(app));
-    lambda_http::run(service_fn(move |req: Request| async move {
-        let started = Instant::now();
-        let method = req.method().clone();
-        let path = req.uri().path().to_string();
-        let resp = match handler(app, req).await {
-            Ok(resp) => resp,
-            Err(e) => {
-                if e.is_server_side() {
-                    tracing::error!(code = e.code(), error = %e, "request failed");
-                } else {
-                    tracing::info!(code = e.code(), "request refused");
+    lambda_http::run(service_fn(move |req: Request| {
+        let correlation_id = correlation_id(&req);
+        let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+        let span = tracing::info_span!("request", request_id = %request_id, correlation_id = %correlation_id);
+        async move {
+            let started = Instant::now();
+            let method = req.method().clone();
+            let path = req.uri().path().to_string();
+            let mut resp = match handler(app, req).await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    if e.is_server_side() {
+                        tracing::error!(code = e.code(), error = %e, "request failed");
+                    } else {
+                        tracing::info!(code = e.code(), "request refused");
+                    }
+                    e.to_response()
                 }
-                e.to_response()
+            };
+            if let Ok(v) = HeaderValue::from_str(&correlation_id) {
+                resp.headers_mut().insert("x-correlation-id", v);
             }
-        };
-        tracing::info!(
-            method = %method,
-            path = %path,
-            status = resp.status().as_u16(),
-            pid = std::process::id(),
-            duration_ms = started.elapsed().as_millis() as u64,
-            "request"
-        );
-        Ok::<_, std::convert::Infallible>(resp)
+            tracing::info!(
+                method = %method,
+                path = %path,
+                status = resp.status().as_u16(),
+                pid = std::process::id(),
+                duration_ms = started.elapsed().as_millis() as u64,
+                "request"
+            );
+            Ok::<_, std::convert::Infallible>(resp)
+        }
+        .instrument(span)
     }))
     .await
 }

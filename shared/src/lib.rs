@@ -7,6 +7,7 @@ pub mod cookies;
 pub mod crypto;
 pub mod errors;
 pub mod handlers;
+pub mod metrics;
 pub mod oidc;
 pub mod pkce;
 pub mod proxy;

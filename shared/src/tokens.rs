@@ -240,9 +240,11 @@ impl App {
                     // Only possible if our lease was taken over (the token call outlived it) or the session was
                     // deleted meanwhile. The new refresh token cannot be stored: the session is over.
                     tracing::error!("refresh commit lost its lease; session cannot keep the rotated token");
+                    crate::metrics::count_with("RefreshFailures", "Reason", "lease_lost");
                     return Err(BffError::SessionExpired);
                 }
-                tracing::info!(metric = "refresh", outcome = "ok", "token set refreshed");
+                tracing::info!("token set refreshed");
+                crate::metrics::count("Refreshes");
                 let session = Session {
                     sealed_tokens: sealed,
                     access_expires_at,
@@ -254,16 +256,19 @@ impl App {
                 Ok((session, tokens))
             }
             Err(TokenError::Rejected(error)) => {
-                tracing::info!(metric = "refresh", outcome = "rejected", error = %error, "refresh token refused: session ends");
+                tracing::info!(error = %error, "refresh token refused: session ends");
+                crate::metrics::count_with("RefreshFailures", "Reason", "rejected");
                 self.store.delete_session_at_version(&session.key, session.version).await?;
                 Err(BffError::SessionExpired)
             }
             Err(TokenError::Misconfigured(error)) => {
+                crate::metrics::count_with("RefreshFailures", "Reason", "misconfigured");
                 self.store.release_lease(&session.key, owner).await?;
                 Err(BffError::Misconfigured(format!("token endpoint refused the client: {error}")))
             }
             Err(TokenError::Unavailable(e)) => {
-                tracing::warn!(metric = "refresh", outcome = "unavailable", error = %e, "refresh failed: session kept");
+                tracing::warn!(error = %e, "refresh failed: session kept");
+                crate::metrics::count_with("RefreshFailures", "Reason", e.code());
                 // Keep the session and its tokens; let the next caller try at once.
                 let _ = self.store.release_lease(&session.key, owner).await;
                 Err(e)

@@ -91,7 +91,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
 
     if let Some(error) = params.single("error")? {
         let code = sanitize_code(error);
-        tracing::info!(metric = "login_failed", error = %code, "identity server returned an error");
+        tracing::info!(error = %code, "identity server returned an error");
+        crate::metrics::count_with("SignInFailures", "Reason", &code);
         return Ok(redirect(&return_url.with_param("login_error", &code)));
     }
 
@@ -180,6 +181,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     let mut resp = redirect(return_url.as_str());
     resp.headers_mut()
         .append(header::SET_COOKIE, cookies::set_session(secret.cookie_value(), app.config.session_absolute_lifetime));
-    tracing::info!(metric = "sign_in", "signed in");
+    tracing::info!("signed in");
+    crate::metrics::count("SignIns");
     Ok(resp)
 }

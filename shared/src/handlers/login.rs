@@ -68,6 +68,6 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     }
     let mut resp = redirect(url.as_str());
     resp.headers_mut().append(header::SET_COOKIE, cookies::set_login(binding.cookie_value(), LOGIN_TTL, form_post));
-    tracing::info!(metric = "login_started", "sign-in started");
+    tracing::info!("sign-in started");
     Ok(resp)
 }

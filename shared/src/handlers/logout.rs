@@ -56,6 +56,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     };
     let mut resp = redirect(&location);
     resp.headers_mut().append(header::SET_COOKIE, cookies::clear_session());
-    tracing::info!(metric = "sign_out", "signed out");
+    tracing::info!("signed out");
+    crate::metrics::count("SignOuts");
     Ok(resp)
 }

@@ -44,6 +44,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
         let url = url.clone();
         async move { app.upstream.send(method, &url, &headers, body).await }
     };
+    let started = std::time::Instant::now();
     let mut up = send(&tokens.access_token).await?;
     if up.status == StatusCode::UNAUTHORIZED {
         // The token was refused before its time (revoked, rotated keys …): refresh once, retry once.
@@ -56,6 +57,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
         }
     }
 
+    crate::metrics::proxied(started.elapsed().as_secs_f64() * 1000.0, up.status.as_u16());
     let ct = up.headers.get(header::CONTENT_TYPE).cloned();
     let mut out_headers = downstream_response_headers(&up.headers, &app.config.api_base);
     let body = if is_text(ct.as_ref()) {

@@ -1,0 +1,78 @@
+//! Metrics as CloudWatch Embedded Metric Format (EMF) log lines: one JSON line per data point on stdout, which
+//! CloudWatch Logs turns into metrics in namespace `ErpNetBff` with the dimension `FunctionName` (and, where a
+//! metric has one, a second dimension set with its detail, e.g. `Reason`). No network call, no agent.
+//! Values are counts and durations only: never a token, code or user identifier.
+
+use serde_json::{Map, Value, json};
+
+pub const NAMESPACE: &str = "ErpNetBff";
+
+fn function_name() -> String {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into())
+}
+
+/// One EMF line with `metrics` (name, value, unit) under `FunctionName` and, if given, `FunctionName` + `detail`.
+pub fn line(metrics: &[(&str, f64, &str)], detail: Option<(&str, &str)>) -> String {
+    let mut dims = vec![json!(["FunctionName"])];
+    let mut root = Map::new();
+    root.insert("FunctionName".into(), Value::String(function_name()));
+    if let Some((k, v)) = detail {
+        dims.push(json!(["FunctionName", k]));
+        root.insert(k.into(), Value::String(v.into()));
+    }
+    let defs: Vec<Value> = metrics.iter().map(|(n, _, u)| json!({"Name": n, "Unit": u})).collect();
+    for (n, v, _) in metrics {
+        root.insert((*n).into(), json!(v));
+    }
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": crate::time::now_millis(),
+            "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": dims, "Metrics": defs}],
+        }),
+    );
+    Value::Object(root).to_string()
+}
+
+fn emit(metrics: &[(&str, f64, &str)], detail: Option<(&str, &str)>) {
+    println!("{}", line(metrics, detail));
+}
+
+pub fn count(name: &str) {
+    emit(&[(name, 1.0, "Count")], None);
+}
+
+pub fn count_with(name: &str, key: &str, value: &str) {
+    emit(&[(name, 1.0, "Count")], Some((key, value)));
+}
+
+/// A proxied call: its latency and the upstream's status class.
+pub fn proxied(latency_ms: f64, status: u16) {
+    let class = match status {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    emit(
+        &[("ProxyLatency", latency_ms, "Milliseconds"), ("UpstreamResponses", 1.0, "Count")],
+        Some(("StatusClass", class)),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn emf_line_shape() {
+        let v: serde_json::Value =
+            serde_json::from_str(&super::line(&[("RefreshFailures", 1.0, "Count")], Some(("Reason", "idp_timeout"))))
+                .unwrap();
+        assert_eq!(v["RefreshFailures"], 1.0);
+        assert_eq!(v["Reason"], "idp_timeout");
+        let m = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(m["Namespace"], "ErpNetBff");
+        assert_eq!(m["Dimensions"], serde_json::json!([["FunctionName"], ["FunctionName", "Reason"]]));
+        assert_eq!(m["Metrics"][0]["Name"], "RefreshFailures");
+        assert!(v["_aws"]["Timestamp"].as_i64().unwrap() > 1_700_000_000_000);
+    }
+}
