@@ -97,8 +97,153 @@ pub async fn local_dynamodb(endpoint: &str) -> Client {
     Client::from_conf(conf)
 }
 
+/// A route as `(path, function)`, with the catch-all spelled `{proxy+}` whatever the source's syntax.
+pub type Route = (String, String);
+
+fn normalise(path: &str) -> String {
+    if let Some(prefix) = path.strip_suffix("{*path}").or_else(|| path.strip_suffix("{proxy+}")) {
+        format!("{prefix}{{proxy+}}")
+    } else {
+        path.to_string()
+    }
+}
+
+/// The routes `cargo lambda watch` serves locally: `[workspace.metadata.lambda.watch.router]` in Cargo.toml.
+/// Every route must send every method to one function (the functions answer a wrong method themselves).
+pub fn local_routes() -> Result<std::collections::BTreeSet<Route>, String> {
+    let text = std::fs::read_to_string(repo_root().join("Cargo.toml")).map_err(|e| e.to_string())?;
+    let doc: toml::Table = toml::from_str(&text).map_err(|e| e.to_string())?;
+    let router = doc
+        .get("workspace")
+        .and_then(|w| w.get("metadata"))
+        .and_then(|m| m.get("lambda"))
+        .and_then(|l| l.get("watch"))
+        .and_then(|w| w.get("router"))
+        .and_then(|r| r.as_table())
+        .ok_or("Cargo.toml has no [workspace.metadata.lambda.watch.router]")?;
+    router
+        .iter()
+        .map(|(path, f)| match f.as_str() {
+            Some(function) => Ok((normalise(path), function.to_string())),
+            None => Err(format!("route {path}: expected one function for every method")),
+        })
+        .collect()
+}
+
+/// A CloudFormation value without its short-form tag (`!Sub "…"`, `!GetAtt X.Arn` → the plain string).
+fn untag(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) => &t.value,
+        other => other,
+    }
+}
+
+/// The routes template.yaml deploys: every `AWS::ApiGatewayV2::Route` (or SAM `HttpApi` event), followed through
+/// its integration to the function and that function's binary, as (path, binary).
+pub fn deployed_routes() -> Result<std::collections::BTreeSet<Route>, String> {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).map_err(|e| e.to_string())?;
+    let doc: Value = serde_yaml::from_str(&text).map_err(|e| e.to_string())?;
+    let resources = doc["Resources"].as_mapping().ok_or("template.yaml has no Resources")?;
+    let resource = |id: &str| resources.get(Value::String(id.to_string()));
+    let binary_of = |function_id: &str| -> Result<String, String> {
+        let f = resource(function_id).ok_or(format!("no resource {function_id}"))?;
+        f["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .map(String::from)
+            .ok_or(format!("{function_id} has no Metadata.BuildProperties.Binary"))
+    };
+    let check_method = |path: &str, method: &str| {
+        if method.eq_ignore_ascii_case("ANY") {
+            Ok(())
+        } else {
+            Err(format!("{path}: method {method}; routes take ANY so a wrong method gets a problem+json 405"))
+        }
+    };
+    let mut out = std::collections::BTreeSet::new();
+    for (id, res) in resources {
+        let id = id.as_str().unwrap_or_default();
+        match res["Type"].as_str() {
+            Some("AWS::ApiGatewayV2::Route") => {
+                let key = untag(&res["Properties"]["RouteKey"]).as_str().ok_or(format!("{id}: no RouteKey"))?;
+                let (method, path) = key.split_once(' ').ok_or(format!("{id}: RouteKey {key}"))?;
+                check_method(path, method)?;
+                let target = untag(&res["Properties"]["Target"]).as_str().ok_or(format!("{id}: no Target"))?;
+                let integration = target
+                    .strip_prefix("integrations/${")
+                    .and_then(|t| t.strip_suffix('}'))
+                    .ok_or(format!("{id}: Target {target}"))?;
+                let integ = resource(integration).ok_or(format!("no integration {integration}"))?;
+                let uri = untag(&integ["Properties"]["IntegrationUri"])
+                    .as_str()
+                    .ok_or(format!("{integration}: IntegrationUri"))?;
+                let function = uri.split('.').next().unwrap_or_default();
+                out.insert((normalise(path), binary_of(function)?));
+            }
+            Some("AWS::Serverless::Function") => {
+                for (_, ev) in res["Properties"]["Events"].as_mapping().into_iter().flatten() {
+                    if ev["Type"].as_str() != Some("HttpApi") {
+                        continue;
+                    }
+                    let path = ev["Properties"]["Path"].as_str().ok_or("an HttpApi event without Path")?;
+                    check_method(path, ev["Properties"]["Method"].as_str().unwrap_or("ANY"))?;
+                    out.insert((normalise(path), binary_of(id)?));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The paths openapi.yaml documents (its catch-all `/api/{path}` spelled `{proxy+}`).
+pub fn documented_paths() -> Result<std::collections::BTreeSet<String>, String> {
+    let text = std::fs::read_to_string(repo_root().join("openapi.yaml")).map_err(|e| e.to_string())?;
+    let doc: Value = serde_yaml::from_str(&text).map_err(|e| e.to_string())?;
+    Ok(doc["paths"]
+        .as_mapping()
+        .ok_or("openapi.yaml has no paths")?
+        .keys()
+        .filter_map(|k| k.as_str())
+        .map(|p| if p == "/api/{path}" { "/api/{proxy+}".to_string() } else { p.to_string() })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn local_router_and_template_routes_never_drift_apart() {
+        let local = super::local_routes().unwrap();
+        let deployed = super::deployed_routes().unwrap();
+        assert_eq!(local, deployed, "Cargo.toml's router table and template.yaml's HttpApi routes differ");
+        assert_eq!(local.len(), 6);
+    }
+
+    #[test]
+    fn openapi_lists_exactly_the_problem_codes_the_code_can_answer() {
+        let errors = std::fs::read_to_string(super::repo_root().join("shared/src/errors.rs")).unwrap();
+        let body = errors.split("pub fn code(&self)").nth(1).unwrap().split("\n    }\n").next().unwrap();
+        let in_code: std::collections::BTreeSet<String> =
+            body.split('"').skip(1).step_by(2).map(String::from).collect();
+        let text = std::fs::read_to_string(super::repo_root().join("openapi.yaml")).unwrap();
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let documented: std::collections::BTreeSet<String> = doc["components"]["schemas"]["ProblemCode"]["enum"]
+            .as_sequence()
+            .expect("components.schemas.ProblemCode.enum")
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
+        assert!(in_code.len() >= 15, "{in_code:?}");
+        assert_eq!(in_code, documented, "errors.rs codes vs openapi.yaml ProblemCode");
+    }
+
+    #[test]
+    fn openapi_documents_every_route() {
+        let documented = super::documented_paths().unwrap();
+        for (path, _) in super::local_routes().unwrap() {
+            assert!(documented.contains(&path), "openapi.yaml does not document {path}");
+        }
+    }
+
     #[test]
     fn reads_the_table_from_the_template() {
         let def = super::table_definition().unwrap();
