@@ -6,18 +6,68 @@ SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
+export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test setup unit integration lint clean
+.PHONY: dev test setup unit integration lint clean e2e e2e-run e2e-setup check-template sam-build schemathesis soak bench fuzz
 
 ## make dev: emulator, DynamoDB Local, the functions under cargo lambda, the example SPA; Ctrl-C stops all.
 dev: setup
 	cargo build --workspace --bins
 	bash infra/dev.sh
 
-## make test: unit tests, then the integration tests against the real local stack.
-test: setup lint
+## make test: unit tests, then the integration tests against the real local stack, then the browser tests.
+test: setup lint check-template e2e-setup
 	cargo build --workspace --all-targets
-	bash infra/with-dynamodb.sh cargo nextest run --workspace
+	bash infra/with-dynamodb.sh bash -c 'cargo nextest run --workspace && $(MAKE) --no-print-directory e2e-run && bash infra/with-stack.sh bash infra/schemathesis.sh'
+
+## make e2e: only the browser end-to-end tests (Debian's Chromium + playwright-core, tests/e2e/).
+e2e: setup e2e-setup
+	cargo build --workspace --bins
+	bash infra/with-dynamodb.sh $(MAKE) --no-print-directory e2e-run
+
+# The browser tests themselves; DynamoDB Local must be up (BFF_TEST_DYNAMODB), as the two targets above arrange.
+e2e-run:
+	cd tests/e2e && npm test
+
+# Chromium from Debian (never a downloaded browser), and the pinned playwright-core.
+e2e-setup: tests/e2e/node_modules/.installed
+	@if [ ! -x /usr/bin/chromium ] && [ -z "$${CHROMIUM_PATH:-}" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else \
+	    echo "Chromium is missing: sudo apt-get install -y --no-install-recommends chromium (the browser tests need it)" >&2; \
+	  fi; \
+	fi
+
+tests/e2e/node_modules/.installed: tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## make check-template: the SAM template validates and lints (offline).
+check-template: setup
+	sam validate --lint
+	cfn-lint template.yaml
+
+## make sam-build: what `sam deploy` ships (six arm64 bootstraps, cross-compiled with cargo lambda + zig).
+sam-build: setup
+	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	sam build
+
+## make schemathesis: property-based tests of a fresh local stack against openapi.yaml.
+schemathesis: setup
+	cargo build --workspace --bins
+	bash infra/with-stack.sh bash infra/schemathesis.sh
+
+## make soak: several runtimes, hundreds of sessions, minutes of calls, faults (SOAK_* env: see tests/examples/soak.rs).
+soak: setup
+	cargo build --workspace --bins --examples
+	bash infra/with-dynamodb.sh cargo run -q -p tests --example soak
+
+## make fuzz: cargo fuzz on the four parsers, FUZZ_SECONDS each (default 180); not part of CI.
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	bash infra/fuzz.sh $${FUZZ_SECONDS:-180}
 
 ## make setup: everything the two commands need, installed only when missing or out of date.
 setup: $(VENV)/.installed infra/node_modules/.installed examples/spa/node_modules/.installed .tools/nextest
@@ -47,4 +97,4 @@ unit:
 	cargo test --workspace --lib --bins
 
 clean:
-	rm -rf $(VENV) .tools infra/node_modules examples/spa/node_modules target
+	rm -rf $(VENV) .tools infra/node_modules examples/spa/node_modules tests/e2e/node_modules target

@@ -1,8 +1,11 @@
 //! The BFF's two cookies, their flags, and reading them from a request.
 //!
 //! - `__Host-bff-session`: the session secret. `Secure; HttpOnly; SameSite=Strict; Path=/`, no `Domain`.
-//! - `__Host-bff-login`: binds pending logins to this browser. `SameSite=Lax` (a top-level cross-site GET from the
-//!   identity server carries it) or `None` in form_post mode (a cross-site POST carries no Lax cookie).
+//! - `__Host-bff-login-<id>`: one per sign-in attempt, binding it to this browser (the id derives from the attempt's
+//!   `state`, so logins started side by side in several tabs never overwrite each other's cookie, even when they
+//!   start at the same instant). `SameSite=Lax` (a top-level cross-site GET from the identity server carries it) or
+//!   `None` in form_post mode (a cross-site POST carries no Lax cookie). Cleared by the callback that consumes it;
+//!   otherwise it expires with the attempt (10 minutes).
 //!
 //! The `__Host-` prefix makes the browser refuse the cookie unless it is `Secure`, host-only and `Path=/`, so a
 //! sibling subdomain cannot plant or shadow it.
@@ -12,7 +15,13 @@ use lambda_http::http::{HeaderMap, HeaderValue, header};
 use std::time::Duration;
 
 pub const SESSION: &str = "__Host-bff-session";
-pub const LOGIN: &str = "__Host-bff-login";
+pub const LOGIN_PREFIX: &str = "__Host-bff-login-";
+
+/// The login cookie's name for the attempt with this `state`.
+pub fn login_name(state: &str) -> String {
+    let id = crate::crypto::b64url(&crate::crypto::sha256(format!("bff/login-cookie/{state}").as_bytes()));
+    format!("{LOGIN_PREFIX}{}", &id[..12])
+}
 
 /// A cookie sent more than once with different values.
 #[derive(Debug, PartialEq, Eq)]
@@ -56,8 +65,8 @@ pub fn all(headers: &HeaderMap) -> Vec<(&str, &str)> {
         .collect()
 }
 
-fn build(name: &'static str, value: String, same_site: SameSite, max_age: Option<Duration>) -> HeaderValue {
-    let mut c = Cookie::build((name, value)).secure(true).http_only(true).same_site(same_site).path("/");
+fn build(name: &str, value: String, same_site: SameSite, max_age: Option<Duration>) -> HeaderValue {
+    let mut c = Cookie::build((name.to_string(), value)).secure(true).http_only(true).same_site(same_site).path("/");
     if let Some(age) = max_age {
         c = c.max_age(cookie::time::Duration::seconds(age.as_secs() as i64));
     }
@@ -72,9 +81,13 @@ pub fn clear_session() -> HeaderValue {
     build(SESSION, String::new(), SameSite::Strict, Some(Duration::ZERO))
 }
 
-/// The login-binding cookie; `form_post` needs `SameSite=None` so the identity server's cross-site POST carries it.
-pub fn set_login(value: String, max_age: Duration, form_post: bool) -> HeaderValue {
-    build(LOGIN, value, if form_post { SameSite::None } else { SameSite::Lax }, Some(max_age))
+/// A login-binding cookie; `form_post` needs `SameSite=None` so the identity server's cross-site POST carries it.
+pub fn set_login(name: &str, value: String, max_age: Duration, form_post: bool) -> HeaderValue {
+    build(name, value, if form_post { SameSite::None } else { SameSite::Lax }, Some(max_age))
+}
+
+pub fn clear_login(name: &str, form_post: bool) -> HeaderValue {
+    set_login(name, String::new(), Duration::ZERO, form_post)
 }
 
 #[cfg(test)]
@@ -94,8 +107,13 @@ mod tests {
 
     #[test]
     fn login_cookie_is_lax_or_none() {
-        assert!(set_login("x".into(), Duration::from_secs(600), false).to_str().unwrap().contains("SameSite=Lax"));
-        let none = set_login("x".into(), Duration::from_secs(600), true);
+        let name = login_name("some-state");
+        assert!(name.starts_with("__Host-bff-login-") && name.len() == LOGIN_PREFIX.len() + 12);
+        assert_ne!(name, login_name("other-state"));
+        assert!(
+            set_login(&name, "x".into(), Duration::from_secs(600), false).to_str().unwrap().contains("SameSite=Lax")
+        );
+        let none = set_login(&name, "x".into(), Duration::from_secs(600), true);
         assert!(none.to_str().unwrap().contains("SameSite=None"));
         assert!(none.to_str().unwrap().contains("Secure"));
     }
@@ -105,7 +123,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append(header::COOKIE, HeaderValue::from_static("a=1; __Host-bff-session=xyz; b=2"));
         assert_eq!(read(&h, SESSION), Ok(Some("xyz")));
-        assert_eq!(read(&h, LOGIN), Ok(None));
+        assert_eq!(read(&h, &login_name("s")), Ok(None));
         h.append(header::COOKIE, HeaderValue::from_static("__Host-bff-session=other"));
         assert_eq!(read(&h, SESSION), Err(Ambiguous));
         assert_eq!(all(&h).len(), 4);

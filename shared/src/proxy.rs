@@ -122,7 +122,9 @@ impl ProxyPath {
         let segments: Vec<&str> = raw.split('/').collect();
         let last = segments.len() - 1;
         for (n, seg) in segments.iter().enumerate() {
-            if (seg.is_empty() && n != last) || *seg == "." || *seg == ".." {
+            // `..;x` is `..` to some servlet containers: a path parameter does not hide a dot-segment.
+            let bare = seg.split(';').next().unwrap_or("");
+            if (seg.is_empty() && n != last) || bare == "." || bare == ".." {
                 return Err(BffError::PathNotAllowed);
             }
         }
@@ -296,6 +298,8 @@ mod tests {
             "domain/odata/\u{2025}",
             "admin",
             "domain/odata/x%0d%0aHost:evil",
+            "domain/odata/..;/x",
+            "domain/odata/.;x/y",
             "domain/odata/x\"",
             "domain/odata/x<",
             "domain/odata/%3f",

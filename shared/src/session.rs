@@ -155,8 +155,7 @@ impl Session {
     }
 }
 
-/// The login cookie's secret: binds every pending login to the browser that started it. Reused across tabs so
-/// that two logins started side by side both complete.
+/// A login cookie's secret: binds a pending login to the browser that started it.
 #[derive(Clone, Debug)]
 pub struct BrowserBinding(pub CookieSecret);
 

@@ -26,7 +26,7 @@ async fn sign_in_proxy_and_sign_out() {
     // Login: a 302 to the emulator's authorize endpoint with every parameter as it should be.
     let r = b.get(&app.url("/auth/login?returnUrl=%2Fcustomers%3Ftab%3D1")).await;
     assert_eq!(r.status, 302);
-    let login_cookie = r.set_cookies().into_iter().find(|c| c.starts_with("__Host-bff-login=")).expect("login cookie");
+    let login_cookie = r.set_cookies().into_iter().find(|c| c.starts_with("__Host-bff-login-")).expect("login cookie");
     let attrs = cookie_attrs(&login_cookie);
     for flag in ["secure", "httponly", "samesite=lax", "path=/"] {
         assert!(attrs.contains(&flag.to_string()), "login cookie lacks {flag}: {login_cookie}");
@@ -168,19 +168,35 @@ async fn unhappy_paths_fail_cleanly() {
     assert_eq!(r.problem_code(), "login_failed");
     assert_eq!(r.json()["error"], "login_not_bound");
     let mut planted = Browser::new();
-    planted.set_cookie("localhost", "__Host-bff-login", &"A".repeat(43));
+    let state = callback.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let name = b.jar["localhost"].keys().find(|k| k.starts_with("__Host-bff-login-")).unwrap().clone();
+    planted.set_cookie("localhost", &name, &"A".repeat(43));
+    assert!(!state.is_empty());
     let r = planted.get(callback.as_str()).await;
     assert_eq!(r.problem_code(), "login_failed");
 
+    let binding_value = b.jar["localhost"].iter().find(|(k, _)| k.starts_with("__Host-bff-login-")).unwrap().1.clone();
     let r = b.get(callback.as_str()).await;
     assert_eq!(r.status, 302, "{}", r.text());
     assert_eq!(r.location(), Some("/"));
     assert_eq!(app.session_json(&mut b).await["user"]["sub"], "demo");
 
-    // A replayed callback fails cleanly, and the live session is untouched.
+    // A replayed callback fails cleanly, and the live session is untouched: the attempt's cookie is gone …
+    let login_cookie = r
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-bff-login-"))
+        .expect("the callback clears the attempt's login cookie");
+    assert!(login_cookie.contains("Max-Age=0"), "{login_cookie}");
     let r = b.get(callback.as_str()).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.problem_code(), "login_failed");
+    assert_eq!(r.json()["error"], "login_not_bound");
+    // … and even with the cookie planted back, the state was consumed exactly once.
+    let name = login_cookie.split('=').next().unwrap().to_string();
+    b.set_cookie("localhost", &name, &binding_value);
+    let r = b.get(callback.as_str()).await;
+    assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"], "invalid_state");
     assert_eq!(app.session_json(&mut b).await["user"]["sub"], "demo");
     assert_eq!(
@@ -189,10 +205,21 @@ async fn unhappy_paths_fail_cleanly() {
         "a replay must not reach the token endpoint"
     );
 
-    // An unknown state.
+    // An unknown state: this browser holds no login cookie for it.
     let r = b.get(&app.url("/auth/callback?code=abc&state=not-a-state-we-issued")).await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.json()["error"], "invalid_state");
+    assert_eq!(r.json()["error"], "login_not_bound");
+    // A browser navigation (it asks for HTML) is sent back to the app with the code instead of a JSON page.
+    let r = b
+        .request(
+            Method::GET,
+            &app.url("/auth/callback?code=abc&state=nope"),
+            &[("accept", "text/html,application/xhtml+xml")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.location(), Some("/?login_error=login_not_bound"));
     // No state at all.
     let r = b.get(&app.url("/auth/callback?code=abc")).await;
     assert_eq!(r.problem_code(), "invalid_request");

@@ -1,8 +1,16 @@
-// A tiny client for the BFF — copy it into your own SPA.
+// A tiny client for the BFF — copy it into your own SPA. No dependencies.
+//
 // The browser never sees a token: it holds only the BFF's HttpOnly session cookie, which a same-origin fetch sends.
-// Every non-navigation call carries `X-CSRF: 1` (the BFF refuses XHR/fetch calls without it).
+// Every non-navigation call carries `X-CSRF: 1` (the BFF refuses fetch calls without it).
+//
+//   import { api, BffProblem, ErpError, login, logout, session } from './bff';
+//   const s = await session();
+//   if (!s.authenticated) login();                       // back to this page after sign-in
+//   const page = await api<{ value: Customer[] }>('domain/odata/Crm_Sales_Customers?$top=10');
+//   await api(`domain/odata/Crm_Sales_Customers(${id})`, { method: 'PATCH', json: { Name: 'New name' } });
+//   logout(s.logoutUrl);
 
-export type User = { name?: string; email?: string; [claim: string]: unknown };
+export type User = { sub?: string; id?: string; name?: string; email?: string; [claim: string]: unknown };
 
 export type Session =
   | { authenticated: false }
@@ -14,7 +22,7 @@ export type Session =
       logoutUrl: string; // /auth/logout?sid=… — navigate to it to sign out
     };
 
-/** An RFC 9457 problem answered by the BFF, e.g. `{status: 401, code: "session_expired", title: "…"}`. */
+/** An RFC 9457 problem answered by the BFF itself, e.g. `{status: 401, code: "session_expired", title: "…"}`. */
 export class BffProblem extends Error {
   readonly status: number;
   readonly code: string;
@@ -29,18 +37,54 @@ export class BffProblem extends Error {
     this.title = p.title;
     this.detail = p.detail;
   }
+
+  /** The user has to sign in (again): nothing else will fix this. */
+  get needsSignIn(): boolean {
+    return this.code === 'session_expired' || this.code === 'not_authenticated';
+  }
 }
 
-const CSRF = { 'X-CSRF': '1' } as const;
+/**
+ * An error answered by the ERP.net API and passed through unchanged by the BFF (e.g. a business rule violation:
+ * HTTP 500 `{"error":{"code":"BusinessRuleViolation","message":"…"}}`). `message` is ERP.net's message.
+ */
+export class ErpError extends Error {
+  readonly status: number;
+  readonly code?: string;
+  readonly body: unknown;
 
-/** Who is signed in. Anonymous → `{authenticated: false}`. */
+  constructor(status: number, message: string, code: string | undefined, body: unknown) {
+    super(message);
+    this.name = 'ErpError';
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+}
+
+export type ApiInit = Omit<RequestInit, 'body'> & {
+  body?: BodyInit | null;
+  /** A value to send as JSON (sets `Content-Type: application/json`). */
+  json?: unknown;
+  /**
+   * On `session_expired` / `not_authenticated`: start a sign-in that returns to the current page (default true).
+   * It is not started twice within a short time, so a session that cannot be repaired never loops.
+   */
+  signInOnExpiry?: boolean;
+};
+
+const CSRF = { 'X-CSRF': '1' } as const;
+const AUTO_SIGN_IN_KEY = 'bff.autoSignInAt';
+const AUTO_SIGN_IN_GUARD_MS = 60_000;
+
+/** Who is signed in. Anonymous (or an expired session) → `{authenticated: false}`. */
 export async function session(): Promise<Session> {
   const res = await fetch('/auth/session', { headers: CSRF, credentials: 'same-origin', cache: 'no-store' });
   return (await read(res)) as Session;
 }
 
 /** Start a sign-in; the BFF brings the browser back to `returnUrl` (a local path) afterwards. */
-export function login(returnUrl: string = location.pathname + location.search): void {
+export function login(returnUrl: string = location.pathname + location.search + location.hash): void {
   location.assign('/auth/login?returnUrl=' + encodeURIComponent(returnUrl));
 }
 
@@ -51,21 +95,38 @@ export function logout(logoutUrl: string): void {
 
 /**
  * Call the ERP.net API through the BFF. `path` is relative to `/api/` (e.g. `domain/odata/Crm_Sales_Customers`)
- * or a same-origin path already starting with `/api/` (e.g. an `@odata.nextLink` rewritten by the BFF).
- * Throws `BffProblem` on a problem+json error; on `session_expired` / `not_authenticated` it also starts a
- * sign-in that returns to the current page.
+ * or a same-origin path already starting with `/api/` (e.g. an `@odata.nextLink`, which the BFF rewrites so).
+ * Resolves with the parsed JSON (or text; `undefined` for 204). Throws `BffProblem` on a problem+json answer from
+ * the BFF and `ErpError` on an error answered by ERP.net. On `session_expired` / `not_authenticated` it also starts
+ * a sign-in that returns to the current page (see `signInOnExpiry`).
  */
-export async function api<T = unknown>(path: string, init: RequestInit = {}): Promise<T> {
-  const headers = new Headers(init.headers);
+export async function api<T = unknown>(path: string, init: ApiInit = {}): Promise<T> {
+  const { json, signInOnExpiry = true, ...rest } = init;
+  const headers = new Headers(rest.headers);
   headers.set('X-CSRF', '1');
   if (!headers.has('Accept')) headers.set('Accept', 'application/json');
-  const res = await fetch(apiUrl(path), { ...init, headers, credentials: 'same-origin' });
+  let body = rest.body;
+  if (json !== undefined) {
+    headers.set('Content-Type', 'application/json');
+    body = JSON.stringify(json);
+  }
+  const res = await fetch(apiUrl(path), { ...rest, body, headers, credentials: 'same-origin', cache: 'no-store' });
   try {
-    return (await read(res)) as T;
+    const value = (await read(res)) as T;
+    sessionStorage.removeItem(AUTO_SIGN_IN_KEY);
+    return value;
   } catch (e) {
-    if (e instanceof BffProblem && (e.code === 'session_expired' || e.code === 'not_authenticated')) login();
+    if (e instanceof BffProblem && e.needsSignIn && signInOnExpiry && mayAutoSignIn()) {
+      sessionStorage.setItem(AUTO_SIGN_IN_KEY, String(Date.now()));
+      login();
+    }
     throw e;
   }
+}
+
+function mayAutoSignIn(): boolean {
+  const last = Number(sessionStorage.getItem(AUTO_SIGN_IN_KEY) ?? 0);
+  return !(Date.now() - last < AUTO_SIGN_IN_GUARD_MS);
 }
 
 function apiUrl(path: string): string {
@@ -78,7 +139,7 @@ function apiUrl(path: string): string {
 }
 
 async function read(res: Response): Promise<unknown> {
-  const type = res.headers.get('Content-Type') ?? '';
+  const type = (res.headers.get('Content-Type') ?? '').toLowerCase();
   if (!res.ok) {
     if (type.startsWith('application/problem+json')) {
       const p = (await res.json()) as { status?: number; code?: string; title?: string; detail?: string };
@@ -89,8 +150,17 @@ async function read(res: Response): Promise<unknown> {
         detail: p.detail,
       });
     }
-    throw new Error(`HTTP ${res.status} ${res.statusText}`.trim());
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    const err = (parsed as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    const message = typeof err?.message === 'string' && err.message ? err.message : `HTTP ${res.status}`;
+    throw new ErpError(res.status, message, typeof err?.code === 'string' ? err.code : undefined, parsed);
   }
-  if (res.status === 204) return undefined;
+  if (res.status === 204 || res.headers.get('Content-Length') === '0') return undefined;
   return type.includes('json') ? res.json() : res.text();
 }

@@ -42,19 +42,52 @@ fn sanitize_code(code: &str) -> String {
     if c.is_empty() { "unknown_error".into() } else { c }
 }
 
+/// A browser navigating here (it asked for HTML) is sent back to the app with `login_error=<code>` — to the
+/// returnUrl when the attempt is known, else to `/` — instead of being shown a JSON page; anything else (an XHR, a
+/// test client, an API tool) gets the problem+json.
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
+    let navigation = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.split(',').any(|t| t.trim().starts_with("text/html")));
+    let mut known_return: Option<crate::return_url::ReturnUrl> = None;
+    match finish(app, &req, &mut known_return).await {
+        Err(e) if navigation => {
+            if e.is_server_side() {
+                tracing::error!(code = e.code(), error = %e, "sign-in failed");
+            }
+            let code = match &e {
+                BffError::LoginFailed { error, .. } => sanitize_code(error),
+                other => other.code().to_string(),
+            };
+            tracing::info!(code = %code, "sign-in failed; browser sent back to the app");
+            crate::metrics::count_with("SignInFailures", "Reason", &code);
+            Ok(redirect(
+                &known_return.unwrap_or_else(crate::return_url::ReturnUrl::root).with_param("login_error", &code),
+            ))
+        }
+        other => other,
+    }
+}
+
+async fn finish(
+    app: &App,
+    req: &Request,
+    known_return: &mut Option<crate::return_url::ReturnUrl>,
+) -> Result<Response<Body>, BffError> {
     let form_post = app.config.response_mode == ResponseMode::FormPost;
     let params = match (req.method(), form_post) {
-        (&Method::GET, false) => Params::from_query(&req),
+        (&Method::GET, false) => Params::from_query(req),
         (&Method::POST, true) => {
             let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
             if !ct.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
                 return Err(BffError::InvalidRequest("the callback expects an application/x-www-form-urlencoded body"));
             }
-            if body_bytes(&req).len() > 64 * 1024 {
+            if body_bytes(req).len() > 64 * 1024 {
                 return Err(BffError::PayloadTooLarge);
             }
-            Params::parse(body_bytes(&req))
+            Params::parse(body_bytes(req))
         }
         _ => {
             return Err(BffError::MethodNotAllowed { allow: if form_post { "POST" } else { "GET" } });
@@ -68,7 +101,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
             "This sign-in is unknown, already completed, or was started in another browser.",
         ));
     }
-    let binding = cookies::read(req.headers(), cookies::LOGIN)
+    let cookie_name = cookies::login_name(state);
+    let binding = cookies::read(req.headers(), &cookie_name)
         .map_err(|_| BffError::InvalidRequest("the login cookie was sent more than once"))?
         .and_then(BrowserBinding::parse)
         .ok_or_else(|| {
@@ -88,12 +122,17 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
         return Err(failed("login_expired", "The sign-in took too long. Start again."));
     }
     let return_url = pending.return_url();
+    *known_return = Some(return_url.clone());
+    // The attempt is consumed: its cookie goes, whatever happens next.
+    let clear_cookie = cookies::clear_login(&cookie_name, form_post);
 
     if let Some(error) = params.single("error")? {
         let code = sanitize_code(error);
         tracing::info!(error = %code, "identity server returned an error");
         crate::metrics::count_with("SignInFailures", "Reason", &code);
-        return Ok(redirect(&return_url.with_param("login_error", &code)));
+        let mut resp = redirect(&return_url.with_param("login_error", &code));
+        resp.headers_mut().append(header::SET_COOKIE, clear_cookie);
+        return Ok(resp);
     }
 
     // RFC 9207: the response must come from our issuer (mix-up defence). A response carrying an ID token names its
@@ -181,6 +220,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     let mut resp = redirect(return_url.as_str());
     resp.headers_mut()
         .append(header::SET_COOKIE, cookies::set_session(secret.cookie_value(), app.config.session_absolute_lifetime));
+    resp.headers_mut().append(header::SET_COOKIE, clear_cookie);
     tracing::info!("signed in");
     crate::metrics::count("SignIns");
     Ok(resp)

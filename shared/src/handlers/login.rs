@@ -25,13 +25,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     let return_url = ReturnUrl::parse_or_root(params.single("returnUrl").ok().flatten());
     let prompt_login = matches!(params.single("prompt"), Ok(Some("login")));
 
-    // Reuse this browser's binding so that logins started in several tabs all complete.
-    let binding = cookies::read(req.headers(), cookies::LOGIN)
-        .ok()
-        .flatten()
-        .and_then(BrowserBinding::parse)
-        .unwrap_or_else(BrowserBinding::generate);
-
+    // A binding of this attempt's own, in a cookie of its own: logins in several tabs never disturb each other.
+    let binding = BrowserBinding::generate();
     let (state, nonce, verifier) = (State::generate(), Nonce::generate(), PkceVerifier::generate());
     let created_at = now();
     let pending = PendingLogin {
@@ -67,7 +62,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
         }
     }
     let mut resp = redirect(url.as_str());
-    resp.headers_mut().append(header::SET_COOKIE, cookies::set_login(binding.cookie_value(), LOGIN_TTL, form_post));
+    let cookie = cookies::set_login(&cookies::login_name(state.expose()), binding.cookie_value(), LOGIN_TTL, form_post);
+    resp.headers_mut().append(header::SET_COOKIE, cookie);
     tracing::info!("sign-in started");
     Ok(resp)
 }
