@@ -41,10 +41,40 @@ report_dir=$(cd "$report_dir" && pwd)
 # schemathesis and hypothesis keep caches (.schemathesis/, .hypothesis/) in the working directory: not in the repo.
 cd "$report_dir"
 
+# Signed in (SCHEMATHESIS_USER=login:password, default demo:demo; empty = anonymous), so the authenticated answers
+# of /auth/session, /auth/refresh and /api/* are checked against their schemas too. The sign-in is the real one:
+# /auth/login → the emulator's login form → the callback; curl keeps the cookies.
+auth=()
+user=${SCHEMATHESIS_USER-demo:demo}
+if [ -n "$user" ]; then
+  jar="$report_dir/cookies.txt"
+  rm -f "$jar"
+  # Sign in on the app's own host (the redirect URI's): cookies are per host, and PUBLIC_ORIGIN says localhost.
+  app_base=${SCHEMATHESIS_APP_ORIGIN:-${base/127.0.0.1/localhost}}
+  page=$(curl -sS -L -c "$jar" -b "$jar" "$app_base/auth/login?returnUrl=%2F" -w '\n%{url_effective}')
+  form_url=$(printf '%s' "$page" | tail -n1)
+  action=$(printf '%s' "$page" | grep -o '<form[^>]*id="login-form"[^>]*>' | grep -o 'action="[^"]*"' | head -1 | cut -d'"' -f2)
+  if [ -z "$action" ]; then
+    echo "schemathesis: could not find the emulator's login form at $form_url" >&2
+    exit 2
+  fi
+  origin=$(printf '%s' "$form_url" | grep -o '^https\?://[^/]*')
+  curl -sS -o /dev/null -c "$jar" -b "$jar" --max-redirs 10 -L \
+    --data-urlencode "login=${user%%:*}" --data-urlencode "password=${user#*:}" "$origin$action" || true
+  session=$(awk '$6 == "__Host-bff-session" {print $7}' "$jar" | tail -1)
+  if [ -z "$session" ]; then
+    echo "schemathesis: the sign-in as ${user%%:*} did not yield a session cookie" >&2
+    exit 2
+  fi
+  auth=(--header "Cookie: __Host-bff-session=$session")
+  echo "schemathesis: signed in as ${user%%:*}"
+fi
+
 exec "$st" run "$root/openapi.yaml" \
   --url "$base" \
   --checks not_a_server_error,response_schema_conformance \
   --header 'X-CSRF: 1' \
+  "${auth[@]}" \
   --phases examples,coverage,fuzzing \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-20}" \
   --seed "${SCHEMATHESIS_SEED:-20251125}" \
