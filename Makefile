@@ -64,6 +64,12 @@ soak: setup
 	cargo build --workspace --bins --examples
 	bash infra/with-dynamodb.sh cargo run -q -p tests --example soak
 
+## make bench: the benchmark suite; figures as in BENCHMARKS.md, report in target/bench/report.md.
+bench: setup
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || echo "wrk is missing: sudo apt-get install -y wrk" >&2
+	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	bash infra/with-dynamodb.sh cargo run --release -p bench -- all --out target/bench/report.md
+
 ## make fuzz: cargo fuzz on the four parsers, FUZZ_SECONDS each (default 180); not part of CI.
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
