@@ -203,14 +203,13 @@ fn rewrite_url(url: &str, api_base: &str) -> Option<String> {
 }
 
 /// Rewrites absolute links on the ERP.net API (`@odata.nextLink`, `@odata.context`, …) in a JSON body to the BFF's
-/// `/api/…`, by string replacement of the quoted prefix: no parse and re-serialisation of large bodies.
-pub fn rewrite_links(body: &str, api_base: &str) -> Option<String> {
+/// `/api/…`, by string replacement of the quoted prefix: no parse and re-serialisation of large bodies, and a copy
+/// only for a spelling that is present (plain, or with JSON-escaped slashes).
+pub fn rewrite_links(body: String, api_base: &str) -> String {
     let plain = format!("\"{api_base}/");
+    let body = if body.contains(&plain) { body.replace(&plain, "\"/api/") } else { body };
     let escaped = format!("\"{}\\/", api_base.replace('/', "\\/"));
-    if !body.contains(&plain) && !body.contains(&escaped) {
-        return None;
-    }
-    Some(body.replace(&plain, "\"/api/").replace(&escaped, "\"\\/api\\/"))
+    if body.contains(&escaped) { body.replace(&escaped, "\"\\/api\\/") } else { body }
 }
 
 /// Whether a content type is text the BFF may rewrite and return as text (else the body passes as binary).
@@ -237,9 +236,13 @@ const ENVELOPE_HEADROOM: usize = 16 * 1024;
 /// The size a body takes inside the Lambda response envelope: JSON-escaped text, or base64.
 pub fn encoded_size(body: &[u8], as_text: bool) -> usize {
     if as_text {
-        body.len()
-            + body.iter().filter(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r' | b'\t')).count()
-            + body.iter().filter(|b| **b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t')).count() * 5
+        body.iter()
+            .map(|b| match b {
+                b'"' | b'\\' | b'\n' | b'\r' | b'\t' => 2,
+                0..=0x1f => 6,
+                _ => 1,
+            })
+            .sum()
     } else {
         body.len().div_ceil(3) * 4
     }
@@ -351,13 +354,13 @@ mod tests {
     #[test]
     fn rewrites_next_links() {
         let body = r#"{"@odata.context":"https://erp.example/api/domain/odata/$metadata#X","value":[],"@odata.nextLink":"https://erp.example/api/domain/odata/X?$top=5&$skip=5","other":"https://erp.example/apix/y"}"#;
-        let out = rewrite_links(body, "https://erp.example/api").unwrap();
+        let out = rewrite_links(body.to_string(), "https://erp.example/api");
         assert!(out.contains(r#""@odata.nextLink":"/api/domain/odata/X?$top=5&$skip=5""#));
         assert!(out.contains(r#""https://erp.example/apix/y""#));
-        assert!(rewrite_links(r#"{"value":[]}"#, "https://erp.example/api").is_none());
+        assert_eq!(rewrite_links(r#"{"value":[]}"#.to_string(), "https://erp.example/api"), r#"{"value":[]}"#);
         let escaped = r#"{"@odata.nextLink":"https:\/\/erp.example\/api\/domain\/odata\/X?$skip=5"}"#;
         assert_eq!(
-            rewrite_links(escaped, "https://erp.example/api").unwrap(),
+            rewrite_links(escaped.to_string(), "https://erp.example/api"),
             r#"{"@odata.nextLink":"\/api\/domain\/odata\/X?$skip=5"}"#
         );
     }

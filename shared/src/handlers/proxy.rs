@@ -61,13 +61,10 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     let ct = up.headers.get(header::CONTENT_TYPE).cloned();
     let mut out_headers = downstream_response_headers(&up.headers, &app.config.api_base);
     let body = if is_text(ct.as_ref()) {
-        match String::from_utf8(up.body.to_vec()) {
+        // `Vec::from(Bytes)` takes the buffer without copying when it is the only owner.
+        match String::from_utf8(Vec::from(up.body)) {
             Ok(text) => {
-                let text = if is_json(ct.as_ref()) {
-                    rewrite_links(&text, &app.config.api_base).unwrap_or(text)
-                } else {
-                    text
-                };
+                let text = if is_json(ct.as_ref()) { rewrite_links(text, &app.config.api_base) } else { text };
                 if !fits_lambda(text.as_bytes(), true) {
                     return Err(BffError::UpstreamResponseTooLarge);
                 }
@@ -78,7 +75,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     } else if up.body.is_empty() {
         Body::Empty
     } else {
-        binary(up.body.to_vec())?
+        binary(Vec::from(up.body))?
     };
     out_headers.entry(header::CACHE_CONTROL).or_insert(header::HeaderValue::from_static("no-store"));
     let mut resp = Response::builder().status(up.status).body(body).expect("valid response");
