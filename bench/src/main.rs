@@ -186,15 +186,7 @@ impl Ctx {
         let mut b = Browser::new();
         app.sign_in(&mut b, "demo", "demo").await;
         let demo = format!("{SESSION_COOKIE}={}", b.cookie("localhost", SESSION_COOKIE).expect("demo's cookie"));
-        let secrets: Value = app
-            .http
-            .get(format!("{}/__emulator/secrets", app.emulator.origin()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let secrets = app.emulator_secrets().await;
         let demo_token =
             secrets["accessTokens"].as_array().and_then(|a| a.last()).and_then(Value::as_str).unwrap().to_string();
         let mut b = Browser::new();

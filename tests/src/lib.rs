@@ -462,29 +462,24 @@ impl TestApp {
         format!("{}{}", self.origin(), path)
     }
 
+    /// A JSON document of the emulator's test hooks, e.g. `/__emulator/stats`.
+    pub async fn emulator_json(&self, path: &str) -> Value {
+        let url = format!("{}{path}", self.emulator.origin());
+        self.http.get(&url).send().await.unwrap().json().await.unwrap_or_else(|e| panic!("{url}: {e}"))
+    }
+
     pub async fn emulator_stats(&self) -> Value {
-        self.http
-            .get(format!("{}/__emulator/stats", self.emulator.origin()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.emulator_json("/__emulator/stats").await
+    }
+
+    /// Every token, code, verifier and client secret the identity server issued or received.
+    pub async fn emulator_secrets(&self) -> Value {
+        self.emulator_json("/__emulator/secrets").await
     }
 
     /// The API requests the emulator received (method, rawUrl, headers, body base64), oldest first.
     pub async fn emulator_requests(&self) -> Vec<Value> {
-        let v: Value = self
-            .http
-            .get(format!("{}/__emulator/requests", self.emulator.origin()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        match v {
+        match self.emulator_json("/__emulator/requests").await {
             Value::Array(a) => a,
             Value::Object(mut o) => o.remove("requests").and_then(|r| r.as_array().cloned()).unwrap_or_default(),
             _ => vec![],

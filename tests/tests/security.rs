@@ -355,15 +355,7 @@ async fn no_token_code_verifier_secret_or_cookie_in_clear_at_rest_or_in_logs() {
     let sid = logout_url.split("sid=").nth(1).unwrap().to_string();
 
     // Everything secret the identity server issued or received during the flow.
-    let seen: serde_json::Value = app
-        .http
-        .get(format!("{}/__emulator/secrets", app.emulator.origin()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen = app.emulator_secrets().await;
     let mut secrets: Vec<(String, String)> = vec![];
     for (kind, min) in [
         ("codes", 1),
