@@ -36,12 +36,15 @@ impl App {
             .build();
         let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await;
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+        // One TLS configuration, its root store read once, for both HTTP clients (the AWS SDK keeps its own).
+        let tls = tls_config()?;
         let idp_http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls.clone())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.idp_timeout)
             .connect_timeout(config.idp_timeout.min(Duration::from_secs(3)))
             .build()?;
-        let upstream = crate::proxy::UpstreamClient::new(config.upstream_timeout)?;
+        let upstream = crate::proxy::UpstreamClient::new(config.upstream_timeout, tls);
         Ok(Self {
             secret: tokio::sync::OnceCell::new(),
             store: SessionStore::new(dynamo, config.session_table.clone()),
@@ -50,6 +53,21 @@ impl App {
             config,
         })
     }
+}
+
+/// The platform's root certificates (loaded once per cold start), TLS 1.2/1.3 with aws-lc-rs.
+fn tls_config() -> Result<rustls::ClientConfig, lambda_http::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    let loaded = rustls_native_certs::load_native_certs();
+    let (added, _ignored) = roots.add_parsable_certificates(loaded.certs);
+    if added == 0 {
+        return Err(format!("no usable root certificates found ({:?})", loaded.errors).into());
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 impl App {

@@ -26,18 +26,18 @@ pub struct UpstreamResponse {
 }
 
 impl UpstreamClient {
-    pub fn new(timeout: Duration) -> Result<Self, std::io::Error> {
+    pub fn new(timeout: Duration, tls: rustls::ClientConfig) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(Duration::from_secs(3)));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()?
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).build(https);
-        Ok(Self { client, timeout })
+        Self { client, timeout }
     }
 
     /// Sends one request; the whole exchange (connect, headers, body) is bounded by the upstream timeout.
