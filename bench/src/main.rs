@@ -20,7 +20,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tests::{Browser, Options, TestApp, spawn_app_with};
 
@@ -983,32 +982,12 @@ async fn scale(sessions: usize, per_session: usize) -> String {
     let s0 = app.emulator_stats().await;
 
     eprintln!("bench: {} calls over {sessions} expired sessions", sessions * per_session);
-    let gate = Arc::new(tokio::sync::Semaphore::new(100));
-    let mut set = tokio::task::JoinSet::new();
     let started = Instant::now();
-    let mut n = 0;
-    for _ in 0..per_session {
-        for (b, user) in &browsers {
-            let mut b = b.clone();
-            let origin = origins[n % origins.len()].clone();
-            let user = *user;
-            n += 1;
-            let gate = gate.clone();
-            set.spawn(async move {
-                let _permit = gate.acquire_owned().await.unwrap();
-                let t = Instant::now();
-                let r =
-                    b.request(reqwest::Method::GET, &format!("{origin}{CUSTOMERS}"), &[("x-csrf", "1")], None).await;
-                let who = if r.status == 200 {
-                    r.json()["@emulator.user"].as_str().unwrap_or("").to_string()
-                } else {
-                    String::new()
-                };
-                (r.status, t.elapsed(), who == user)
-            });
-        }
-    }
-    let results = set.join_all().await;
+    let results: Vec<(u16, Duration, bool)> = tests::storm(&browsers, &origins, per_session, CUSTOMERS, 100)
+        .await
+        .into_iter()
+        .map(|c| (c.status, c.elapsed, c.who == c.expected))
+        .collect();
     let wall = started.elapsed();
     let s1 = app.emulator_stats().await;
     let ddb = app.ddb_stats().await;

@@ -4,7 +4,6 @@
 use reqwest::Method;
 use std::collections::HashSet;
 use tests::{Browser, Options, TestApp, spawn_app_with};
-use tokio::task::JoinSet;
 
 fn opts(access_ttl: u64, extra: &[(&str, &str)]) -> Options {
     Options {
@@ -16,39 +15,17 @@ fn opts(access_ttl: u64, extra: &[(&str, &str)]) -> Options {
 
 const CUSTOMERS: &str = "/api/domain/odata/Crm_Sales_Customers?$top=3";
 
-/// Fires `calls` proxied GETs per browser at once (at most 100 in flight), spread round-robin over `origins`;
-/// returns (status, user the API answered for, expected user) for each.
-///
-/// The cap: with several hundred requests parked in one `cargo lambda watch` runtime at once, the runtime stopped
-/// dispatching invocations to its (idle) function processes — a limit of the local emulator, not of Lambda.
+/// `calls` proxied GETs per browser, at most 100 in flight: (status, user answered for, expected user).
 async fn storm(
     browsers: &[(Browser, &'static str)],
     origins: &[String],
     calls: usize,
 ) -> Vec<(u16, String, &'static str)> {
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(100));
-    let mut set = JoinSet::new();
-    let mut n = 0;
-    for (b, user) in browsers {
-        for _ in 0..calls {
-            let mut b = b.clone();
-            let origin = origins[n % origins.len()].clone();
-            let user = *user;
-            n += 1;
-            let gate = gate.clone();
-            set.spawn(async move {
-                let _permit = gate.acquire_owned().await.unwrap();
-                let r = b.request(Method::GET, &format!("{origin}{CUSTOMERS}"), &[("x-csrf", "1")], None).await;
-                let who = if r.status == 200 {
-                    r.json()["@emulator.user"].as_str().unwrap_or("").to_string()
-                } else {
-                    r.text()
-                };
-                (r.status, who, user)
-            });
-        }
-    }
-    set.join_all().await
+    tests::storm(browsers, origins, calls, CUSTOMERS, 100)
+        .await
+        .into_iter()
+        .map(|c| (c.status, c.who, c.expected))
+        .collect()
 }
 
 async fn refresh_grants(app: &TestApp) -> i64 {
