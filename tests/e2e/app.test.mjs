@@ -146,6 +146,18 @@ async function search(page, q) {
 
 // ---- the suite
 
+
+/** Fills the emulator's login form in every tab, submits them all at once, and waits until each is signed in. */
+async function submitTogether(tabs, user) {
+  for (const p of tabs) {
+    await p.fill('#login', user);
+    await p.fill('#password', user);
+  }
+  await Promise.all(tabs.map((p) => p.click('#submit')));
+  await Promise.all(tabs.map((p) => p.waitForURL(isApp)));
+  await Promise.all(tabs.map((p) => signedIn(p)));
+}
+
 describe('the example SPA in Chromium, on the real local stack', { skip: skipReason() }, () => {
   before(
     async () => {
@@ -434,14 +446,8 @@ describe('the example SPA in Chromium, on the real local stack', { skip: skipRea
       await Promise.all(tabs.map((p) => p.locator('#anonymous').waitFor()));
       // Both tabs go to the login page (one after the other: see the next test for a simultaneous start) ...
       for (const p of tabs) await startSignIn(p);
-      for (const p of tabs) {
-        await p.fill('#login', 'demo');
-        await p.fill('#password', 'demo');
-      }
       // ... and sign in at the same time.
-      await Promise.all(tabs.map((p) => p.click('#submit')));
-      await Promise.all(tabs.map((p) => p.waitForURL(isApp)));
-      await Promise.all(tabs.map((p) => signedIn(p)));
+      await submitTogether(tabs, 'demo');
 
       for (const [i, p] of tabs.entries()) {
         const u = new URL(p.url());
@@ -471,13 +477,7 @@ describe('the example SPA in Chromium, on the real local stack', { skip: skipRea
         const tabs = [await ctx.newPage(), await ctx.newPage()];
         await Promise.all(tabs.map((p) => p.goto(stack.url('/auth/login?returnUrl=%2F'))));
         await Promise.all(tabs.map((p) => p.locator('#login-form').waitFor()));
-        for (const p of tabs) {
-          await p.fill('#login', 'demo');
-          await p.fill('#password', 'demo');
-        }
-        await Promise.all(tabs.map((p) => p.click('#submit')));
-        await Promise.all(tabs.map((p) => p.waitForURL(isApp)));
-        await Promise.all(tabs.map((p) => signedIn(p)));
+        await submitTogether(tabs, 'demo');
       });
     },
   );

@@ -35,21 +35,13 @@ fn case(name: &str, method: &'static str, target: &str, headers: &[(&str, &str)]
 }
 
 const CSRF: (&str, &str) = ("X-CSRF", "1");
-
-/// The name the BFF gives the login cookie of the attempt with this state (see shared::cookies::login_name).
-fn shared_login_name(state: &str) -> String {
-    use base64::Engine;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("bff/login-cookie/{state}").as_bytes());
-    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
-    format!("__Host-bff-login-{}", &id[..12])
-}
 const API: &str = "/api/domain/odata/Crm_Sales_Customers";
 
 fn cases(origin: &str, session: &str, sid: &str) -> Vec<Case> {
     let big = "x".repeat(10 * 1024);
     let real = format!("__Host-bff-session={session}");
     // The login cookie the callback looks for when state=b.
-    let login = shared_login_name("b");
+    let login = shared::cookies::login_name("b");
     let mut c = vec![
         // /auth/session: the CSRF gate and cookies.
         case("session without X-CSRF", "GET", "/auth/session", &[], Problem(403, "csrf_required")),
