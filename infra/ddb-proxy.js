@@ -6,7 +6,11 @@
 //   node infra/ddb-proxy.js --port 8100 --target http://127.0.0.1:8000
 //   GET  /__ddbproxy/stats    -> {"ops":{"GetItem":3,...},"faults":{"throttle":1,"error":0,"reset":0},"total":4}
 //   POST /__ddbproxy/reset    -> zero the counters
-//   POST /__ddbproxy/control  {"throttleRate":0.3,"errorRate":0.1,"delayMs":0,"down":false} ({} resets)
+//   POST /__ddbproxy/control  {"throttleRate":0.3,"errorRate":0.1,"delayMs":0,"down":false,"dropAnswerRate":0}
+//                             ({} resets)
+// - `dropAnswerRate`: the share of conditional writes (PutItem/UpdateItem/DeleteItem with a ConditionExpression)
+//   that are applied by DynamoDB Local but whose answer is lost (the connection is reset after the write): the
+//   ambiguous outcome an SDK retry must cope with. Counted as faults.dropped.
 import http from 'node:http';
 
 const arg = (name, dflt) => {
@@ -16,9 +20,11 @@ const arg = (name, dflt) => {
 const port = Number(arg('port', process.env.DDB_PROXY_PORT || 8100));
 const target = new URL(arg('target', process.env.DDB_PROXY_TARGET || 'http://127.0.0.1:8000'));
 
-const freshControl = () => ({ throttleRate: 0, errorRate: 0, delayMs: 0, down: false });
+const freshControl = () => ({ throttleRate: 0, errorRate: 0, delayMs: 0, down: false, dropAnswerRate: 0 });
+const freshStats = () => ({ ops: {}, faults: { throttle: 0, error: 0, reset: 0, dropped: 0 }, total: 0 });
+const CONDITIONAL_WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem']);
 let control = freshControl();
-let stats = { ops: {}, faults: { throttle: 0, error: 0, reset: 0 }, total: 0 };
+let stats = freshStats();
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
 function readBody(req) {
@@ -49,7 +55,7 @@ const server = http.createServer(async (req, res) => {
       const route = `${req.method} ${req.url.split('?')[0]}`;
       if (route === 'GET /__ddbproxy/stats') return json(res, 200, stats);
       if (route === 'POST /__ddbproxy/reset') {
-        stats = { ops: {}, faults: { throttle: 0, error: 0, reset: 0 }, total: 0 };
+        stats = freshStats();
         return json(res, 200, stats);
       }
       if (route === 'POST /__ddbproxy/control') {
@@ -84,9 +90,23 @@ const server = http.createServer(async (req, res) => {
       stats.faults.error += 1;
       return amzError(res, 500, 'InternalServerError', 'Internal server error (injected).');
     }
+    const drop =
+      control.dropAnswerRate > 0 &&
+      CONDITIONAL_WRITES.has(op) &&
+      body.includes('ConditionExpression') &&
+      Math.random() < control.dropAnswerRate;
     const upstream = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
       (ur) => {
+        if (drop) {
+          // Applied (DynamoDB Local has answered), but the caller never hears of it.
+          ur.resume();
+          ur.on('end', () => {
+            stats.faults.dropped += 1;
+            req.socket.destroy();
+          });
+          return;
+        }
         res.writeHead(ur.statusCode, ur.headers);
         ur.pipe(res);
       },

@@ -134,7 +134,9 @@ async function handleToken(req, res) {
   if (basic) recordBasicSecret(req.headers.authorization);
 
   // (both faults are taken now, before any waiting, so one-shot counters are exact under concurrency)
-  const delay = takeFault('tokenDelayMs');
+  // `tokenDelayJitterMs`: a further random 0..N ms on every token call (a slow, uneven identity server).
+  const jitter = control.tokenDelayJitterMs ? Math.floor(Math.random() * (control.tokenDelayJitterMs + 1)) : 0;
+  const delay = (takeFault('tokenDelayMs') || 0) + jitter;
   const status = takeFault('tokenStatus');
   const statusError = control.tokenError;
   if (delay) await sleep(delay);

@@ -151,6 +151,7 @@ const ID_TOKEN_FAULTS = new Set(['wrong-audience', 'wrong-nonce', 'foreign-key',
 function freshControl() {
   return {
     tokenDelayMs: 0,
+    tokenDelayJitterMs: 0,
     tokenDelayTimes: null,
     tokenStatus: null,
     tokenStatusTimes: null,
@@ -231,6 +232,7 @@ export function setControl(body) {
     if (value === null) continue;
     switch (key) {
       case 'tokenDelayMs':
+      case 'tokenDelayJitterMs':
       case 'apiDelayMs':
       case 'apiResponseBytes':
         if (!Number.isInteger(value) || value < 0) throw new Error(`${key} must be a non-negative integer`);
