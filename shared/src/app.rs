@@ -2,7 +2,7 @@
 //! which runs a handler under the Lambda runtime and turns its errors into problem+json in one place.
 
 use crate::config::{ClientSecret, Config, SecretSource};
-use crate::errors::BffError;
+use crate::error::BffError;
 use crate::oidc::IdentityServer;
 use crate::store::SessionStore;
 use lambda_http::http::HeaderValue;

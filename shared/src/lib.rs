@@ -5,7 +5,7 @@ pub mod app;
 pub mod config;
 pub mod cookies;
 pub mod crypto;
-pub mod errors;
+pub mod error;
 pub mod handlers;
 pub mod metrics;
 pub mod oidc;
@@ -21,4 +21,4 @@ pub mod web;
 
 pub use app::{App, serve};
 pub use config::Config;
-pub use errors::BffError;
+pub use error::BffError;

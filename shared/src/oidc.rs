@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::crypto::{b64url, ct_eq, sha256};
-use crate::errors::BffError;
+use crate::error::BffError;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;

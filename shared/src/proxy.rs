@@ -1,7 +1,7 @@
 //! The API proxy's pure parts: which paths may pass ([`ProxyPath`]), which headers go up and come back, and the
 //! rewriting of absolute ERP.net links to the BFF's `/api/…`.
 
-use crate::errors::BffError;
+use crate::error::BffError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;

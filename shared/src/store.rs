@@ -59,7 +59,6 @@ fn get_b(item: &Item, k: &str) -> Option<Vec<u8>> {
 /// A pending login as stored: who may consume it, and its sealed contents.
 pub struct StoredLogin {
     pub sealed: Vec<u8>,
-    pub created_at: i64,
 }
 
 /// What a refresh writes back.
@@ -72,10 +71,6 @@ pub struct RefreshedTokens {
 impl SessionStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
     }
 
     /// Stores a pending login; its key is fresh, so it never overwrites.
@@ -120,10 +115,7 @@ impl SessionStore {
                 let Some(item) = out.attributes else {
                     return Ok(None);
                 };
-                Ok(Some(StoredLogin {
-                    sealed: get_b(&item, "data").unwrap_or_default(),
-                    created_at: get_n(&item, "created").unwrap_or(0),
-                }))
+                Ok(Some(StoredLogin { sealed: get_b(&item, "data").unwrap_or_default() }))
             }
             Err(e) if is_conditional_failure(&e) => Ok(None),
             Err(e) => Err(e.into()),

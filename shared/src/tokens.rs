@@ -9,7 +9,7 @@
 //! call's timeout, so a live winner never loses it; the lease of a refresher that died simply expires.
 
 use crate::app::App;
-use crate::errors::BffError;
+use crate::error::BffError;
 use crate::oidc::idp_transport_error;
 use crate::session::{Session, SessionSecret, TokenSet};
 use crate::store::RefreshedTokens;

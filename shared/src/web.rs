@@ -1,7 +1,7 @@
 //! Request and response helpers shared by the handlers: query parameters, the CSRF/Origin gate, redirects, JSON.
 
 use crate::config::Config;
-use crate::errors::BffError;
+use crate::error::BffError;
 use lambda_http::http::{HeaderMap, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 

@@ -7,7 +7,7 @@ use super::login::LOGIN_TTL;
 use crate::app::App;
 use crate::config::ResponseMode;
 use crate::cookies;
-use crate::errors::BffError;
+use crate::error::BffError;
 use crate::pkce::state_store_key;
 use crate::session::{BrowserBinding, PendingLogin, Session, SessionSecret, TokenSet};
 use crate::time::now;

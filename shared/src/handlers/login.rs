@@ -5,7 +5,7 @@
 use crate::app::App;
 use crate::config::ResponseMode;
 use crate::cookies;
-use crate::errors::BffError;
+use crate::error::BffError;
 use crate::pkce::{Nonce, PkceVerifier, State};
 use crate::return_url::ReturnUrl;
 use crate::session::{BrowserBinding, PendingLogin};

@@ -7,7 +7,7 @@
 use crate::app::App;
 use crate::cookies;
 use crate::crypto::ct_eq;
-use crate::errors::BffError;
+use crate::error::BffError;
 use crate::return_url::ReturnUrl;
 use crate::tokens::open_tokens;
 use crate::web::{Params, redirect};

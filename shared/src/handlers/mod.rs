@@ -9,7 +9,7 @@ pub mod session;
 
 use crate::app::App;
 use crate::cookies;
-use crate::errors::BffError;
+use crate::error::BffError;
 use crate::session::{Session, SessionSecret};
 use crate::time::now;
 use lambda_http::Request;

@@ -4,7 +4,7 @@
 //! upstream 401.
 
 use crate::app::App;
-use crate::errors::BffError;
+use crate::error::BffError;
 use crate::proxy::{
     ProxyPath, check_method, downstream_response_headers, fits_lambda, is_json, is_text, rewrite_links,
     upstream_request_headers,

@@ -1,7 +1,7 @@
 //! `POST /auth/refresh` (with `X-CSRF: 1`): refreshes the token set now, single-flight across instances.
 
 use crate::app::App;
-use crate::errors::BffError;
+use crate::error::BffError;
 use crate::time::rfc3339;
 use crate::web::{json, require_csrf};
 use lambda_http::http::{Method, StatusCode};

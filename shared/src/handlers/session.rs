@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::cookies;
-use crate::errors::BffError;
+use crate::error::BffError;
 use crate::time::rfc3339;
 use crate::web::{json, require_csrf};
 use lambda_http::http::{Method, StatusCode, header};
