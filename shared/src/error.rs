@@ -1,7 +1,7 @@
 //! Every failure the BFF can answer with, and the one place that turns it into `application/problem+json`
 //! (RFC 9457) with a stable `code`. Bodies never carry tokens, secrets or internal error text.
 
-use crate::cookies;
+use crate::http::cookies;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::json;
@@ -164,8 +164,8 @@ impl BffError {
     }
 }
 
-impl From<crate::store::StoreError> for BffError {
-    fn from(e: crate::store::StoreError) -> Self {
+impl From<crate::session::store::StoreError> for BffError {
+    fn from(e: crate::session::store::StoreError) -> Self {
         BffError::StoreUnavailable(e.to_string())
     }
 }
