@@ -65,6 +65,11 @@ pub enum BffError {
 }
 
 impl BffError {
+    /// A sign-in that could not be completed: `error` is the IdP's or our own machine code.
+    pub fn login_failed(error: &str, detail: &'static str) -> Self {
+        BffError::LoginFailed { error: error.to_string(), detail }
+    }
+
     pub fn status(&self) -> StatusCode {
         let code = self.code();
         let status = CODES.iter().find(|(c, _)| *c == code).map(|(_, s)| *s).expect("every code is in CODES");

@@ -106,6 +106,11 @@ fn base_url(
 }
 
 impl IdpConfig {
+    /// The hybrid flow with `response_mode=form_post` (else the code flow with the answer in the query).
+    pub fn form_post(&self) -> bool {
+        self.response_mode == ResponseMode::FormPost
+    }
+
     fn read(env: &Env<'_>, erpnet_url: Option<&BaseUrl>, origin: &Origin) -> Result<Self, ConfigError> {
         let issuer = base_url(env, "ISSUER", erpnet_url, "/id")?;
         let uri = |var: &'static str, default: String| match env.opt(var) {

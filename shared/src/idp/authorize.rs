@@ -3,7 +3,6 @@
 
 use super::IdentityServer;
 use super::tokens::IdToken;
-use crate::config::ResponseMode;
 use crate::error::BffError;
 use crate::login::pending::Attempt;
 
@@ -14,7 +13,7 @@ impl IdentityServer {
         let discovery = self.discovery().await?;
         let mut url = url::Url::parse(&discovery.authorization_endpoint)
             .map_err(|_| BffError::Misconfigured("discovery's authorization_endpoint is not a URL".into()))?;
-        let form_post = self.config.response_mode == ResponseMode::FormPost;
+        let form_post = self.config.form_post();
         let mut q = url.query_pairs_mut();
         q.append_pair("client_id", &self.config.client_id)
             .append_pair("redirect_uri", self.config.redirect_uri.as_str())

@@ -102,7 +102,7 @@ fn check_half_hash(claims: &Claims, alg: Algorithm, claim: &str, value: &str) ->
 }
 
 pub(super) fn invalid_id_token(detail: &'static str) -> BffError {
-    BffError::LoginFailed { error: "invalid_id_token".into(), detail }
+    BffError::login_failed("invalid_id_token", detail)
 }
 
 /// OIDC `c_hash`/`s_hash`/`at_hash`: base64url of the left half of the hash named by the JWS algorithm.

@@ -28,10 +28,6 @@ const DISPLAY_CLAIMS: &[&str] = &[
     "preferred_username",
 ];
 
-pub fn failed(error: &str, detail: &'static str) -> BffError {
-    BffError::LoginFailed { error: error.to_string(), detail }
-}
-
 /// An IdP's error code, reduced to what can safely travel in a URL and a log line.
 pub fn sanitize_code(code: &str) -> String {
     let c: String = code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
@@ -72,10 +68,10 @@ async fn check_issuer(idp: &IdentityServer, params: &Params) -> Result<(), BffEr
     let has_id_token = params.single("id_token")?.is_some();
     match params.single("iss")? {
         Some(iss) if iss != idp.issuer() => {
-            Err(failed("issuer_mismatch", "The sign-in response came from an unexpected issuer."))
+            Err(BffError::login_failed("issuer_mismatch", "The sign-in response came from an unexpected issuer."))
         }
         None if discovery.authorization_response_iss_parameter_supported && !has_id_token => {
-            Err(failed("issuer_missing", "The sign-in response did not name its issuer."))
+            Err(BffError::login_failed("issuer_missing", "The sign-in response did not name its issuer."))
         }
         _ => Ok(()),
     }
@@ -87,10 +83,10 @@ pub async fn sign_in(idp: &IdentityServer, params: &Params, pending: &PendingLog
     check_issuer(idp, params).await?;
     let code = params.single("code")?.filter(|c| !c.is_empty() && c.len() <= 4096);
     let code = code.ok_or(BffError::InvalidRequest("the callback has no code"))?;
-    let front_sub = if idp.config().response_mode == ResponseMode::FormPost {
+    let front_sub = if idp.config().form_post() {
         let id_token = params
             .single("id_token")?
-            .ok_or_else(|| failed("invalid_id_token", "The sign-in response has no ID token."))?;
+            .ok_or_else(|| BffError::login_failed("invalid_id_token", "The sign-in response has no ID token."))?;
         let claims = idp.validate_id_token(id_token, &pending.nonce, Some(code), params.single("state")?).await?;
         claims.get("sub").cloned()
     } else {
@@ -98,23 +94,25 @@ pub async fn sign_in(idp: &IdentityServer, params: &Params, pending: &PendingLog
     };
 
     let tokens = idp.exchange_code(code, &pending.verifier).await.map_err(|e| match e {
-        TokenError::Rejected(error) => failed(&error, "The identity server refused the sign-in code."),
+        TokenError::Rejected(error) => BffError::login_failed(&error, "The identity server refused the sign-in code."),
         TokenError::Misconfigured(error) => {
             BffError::Misconfigured(format!("token endpoint refused the client: {error}"))
         }
         TokenError::Unavailable(e) => e,
     })?;
-    let id_token =
-        tokens.id_token.clone().ok_or_else(|| failed("invalid_id_token", "The token response has no ID token."))?;
+    let id_token = tokens
+        .id_token
+        .clone()
+        .ok_or_else(|| BffError::login_failed("invalid_id_token", "The token response has no ID token."))?;
     let claims = idp.validate_id_token(id_token.expose(), &pending.nonce, None, None).await?;
     if front_sub.is_some() && front_sub.as_ref() != claims.get("sub") {
-        return Err(failed("invalid_id_token", "The two ID tokens name different users."));
+        return Err(BffError::login_failed("invalid_id_token", "The two ID tokens name different users."));
     }
     let user_id = claims
         .get("id")
         .or_else(|| claims.get("sub"))
         .and_then(Value::as_str)
-        .ok_or_else(|| failed("invalid_id_token", "The ID token names no user."))?
+        .ok_or_else(|| BffError::login_failed("invalid_id_token", "The ID token names no user."))?
         .to_string();
     let display: Map<String, Value> =
         claims.into_iter().filter(|(k, _)| DISPLAY_CLAIMS.contains(&k.as_str())).collect();

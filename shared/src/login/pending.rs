@@ -119,10 +119,6 @@ pub async fn start(store: &SessionStore, return_url: ReturnUrl) -> Result<Attemp
     Ok(attempt)
 }
 
-fn failed(error: &str, detail: &'static str) -> BffError {
-    BffError::LoginFailed { error: error.to_string(), detail }
-}
-
 const UNKNOWN: &str = "This sign-in is unknown, already completed, or was started in another browser.";
 
 /// A consumed pending login, and the name of its (now spent) login cookie.
@@ -135,23 +131,26 @@ pub struct Consumed {
 /// and only within [`LOGIN_TTL`].
 pub async fn consume(store: &SessionStore, headers: &HeaderMap, state: &str) -> Result<Consumed, BffError> {
     if state.is_empty() || state.len() > 512 {
-        return Err(failed("invalid_state", UNKNOWN));
+        return Err(BffError::login_failed("invalid_state", UNKNOWN));
     }
     let cookie_name = cookies::login_name(state);
     let binding = cookies::read(headers, &cookie_name)
         .map_err(|_| BffError::InvalidRequest("the login cookie was sent more than once"))?
         .and_then(BrowserBinding::parse)
         .ok_or_else(|| {
-            failed("login_not_bound", "This browser has no sign-in in progress (it may have taken over 10 minutes).")
+            BffError::login_failed(
+                "login_not_bound",
+                "This browser has no sign-in in progress (it may have taken over 10 minutes).",
+            )
         })?;
     let key = state_store_key(state);
     let pending = store
         .take_login(&key, &binding.binding_hash())
         .await?
         .and_then(|sealed| PendingLogin::open(&sealed, &binding, &key))
-        .ok_or_else(|| failed("invalid_state", UNKNOWN))?;
+        .ok_or_else(|| BffError::login_failed("invalid_state", UNKNOWN))?;
     if UnixTime::now() > pending.created_at + LOGIN_TTL {
-        return Err(failed("login_expired", "The sign-in took too long. Start again."));
+        return Err(BffError::login_failed("login_expired", "The sign-in took too long. Start again."));
     }
     Ok(Consumed { pending, cookie_name })
 }

@@ -6,7 +6,6 @@
 //! the returnUrl when the attempt is known, else to `/`) instead of a JSON page; anything else gets problem+json.
 
 use crate::app::App;
-use crate::config::ResponseMode;
 use crate::error::BffError;
 use crate::http::cookies;
 use crate::http::params::Params;
@@ -16,7 +15,7 @@ use crate::login::pending::{self, Consumed};
 use crate::login::return_url::ReturnUrl;
 use crate::metrics::Metric;
 use crate::session::Session;
-use crate::session::current::secret_of;
+use crate::session::current::{self, SessionCookie};
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
@@ -41,7 +40,7 @@ async fn consume(app: &App, req: &Request) -> Result<(Params, Consumed), BffErro
 async fn finish(app: &App, req: &Request, params: &Params, login: &Consumed) -> Result<Response<Body>, BffError> {
     let return_url = &login.pending.return_url;
     // The attempt is consumed: its cookie goes, whatever happens next.
-    let clear_login = cookies::clear_login(&login.cookie_name, app.config.idp.response_mode == ResponseMode::FormPost);
+    let clear_login = cookies::clear_login(&login.cookie_name, app.config.idp.form_post());
     if let Some(error) = params.single("error")? {
         let code = sanitize_code(error);
         tracing::info!(error = %code, "identity server returned an error");
@@ -50,7 +49,10 @@ async fn finish(app: &App, req: &Request, params: &Params, login: &Consumed) -> 
     }
 
     let signed_in = sign_in(&app.idp, params, &login.pending).await?;
-    let previous = secret_of(req.headers()).ok().flatten().flatten();
+    let previous = match current::cookie(req.headers()) {
+        Ok(SessionCookie::Valid(secret)) => Some(secret),
+        _ => None,
+    };
     let secret = Session::start(&app.store, &app.config.session, previous, signed_in).await?;
 
     let session_cookie = cookies::set_session(secret.cookie_value(), app.config.session.absolute_lifetime);

@@ -23,8 +23,12 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     app.idp.discovery().await?;
     let attempt = pending::start(&app.store, return_url).await?;
     let location = app.idp.authorize_url(&attempt, prompt_login).await?;
-    let form_post = app.config.idp.response_mode == crate::config::ResponseMode::FormPost;
-    let cookie = cookies::set_login(&attempt.cookie_name(), attempt.binding.cookie_value(), LOGIN_TTL, form_post);
+    let cookie = cookies::set_login(
+        &attempt.cookie_name(),
+        attempt.binding.cookie_value(),
+        LOGIN_TTL,
+        app.config.idp.form_post(),
+    );
     tracing::info!("sign-in started");
     Ok(with_cookies(redirect(&location), [cookie]))
 }

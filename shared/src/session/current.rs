@@ -30,11 +30,23 @@ impl CurrentSession {
     }
 }
 
-/// The secret in the request's session cookie, if there is a well-formed one.
-pub fn secret_of(headers: &HeaderMap) -> Result<Option<Option<SessionSecret>>, BffError> {
+/// The request's session cookie.
+pub enum SessionCookie {
+    Absent,
+    /// Not a secret of ours: no session can be behind it.
+    Malformed,
+    Valid(SessionSecret),
+}
+
+/// Reads the session cookie (refusing one sent twice with different values).
+pub fn cookie(headers: &HeaderMap) -> Result<SessionCookie, BffError> {
     let value = cookies::read(headers, cookies::SESSION)
         .map_err(|_| BffError::InvalidRequest("the session cookie was sent more than once"))?;
-    Ok(value.map(SessionSecret::parse))
+    Ok(match value.map(SessionSecret::parse) {
+        None => SessionCookie::Absent,
+        Some(None) => SessionCookie::Malformed,
+        Some(Some(secret)) => SessionCookie::Valid(secret),
+    })
 }
 
 /// Reads the session cookie and loads its session: expired sessions end here; last-seen (and the TTL that follows
@@ -44,11 +56,10 @@ pub async fn load(
     config: &SessionConfig,
     headers: &HeaderMap,
 ) -> Result<CurrentSession, BffError> {
-    let Some(secret) = secret_of(headers)? else {
-        return Ok(CurrentSession::Anonymous);
-    };
-    let Some(secret) = secret else {
-        return Ok(CurrentSession::Gone);
+    let secret = match cookie(headers)? {
+        SessionCookie::Absent => return Ok(CurrentSession::Anonymous),
+        SessionCookie::Malformed => return Ok(CurrentSession::Gone),
+        SessionCookie::Valid(secret) => secret,
     };
     let Some(session) = store.load_session(&secret.key()).await? else {
         return Ok(CurrentSession::Gone);
