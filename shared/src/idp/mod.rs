@@ -27,7 +27,7 @@ pub struct IdentityServer {
 }
 
 /// Maps a transport failure of a call to the identity server.
-pub(crate) fn transport_error(e: reqwest::Error) -> BffError {
+fn transport_error(e: reqwest::Error) -> BffError {
     if e.is_timeout() { BffError::IdpTimeout } else { BffError::IdpUnavailable(e.without_url().to_string()) }
 }
 
