@@ -46,6 +46,10 @@ pub enum Metric {
     SignOuts,
     Refreshes,
     RefreshFailures,
+    /// A proxied call's latency (milliseconds), with its upstream status class.
+    ProxyLatency,
+    /// A proxied call's upstream answer, by status class.
+    UpstreamResponses,
 }
 
 impl Metric {
@@ -56,6 +60,8 @@ impl Metric {
             Metric::SignOuts => "SignOuts",
             Metric::Refreshes => "Refreshes",
             Metric::RefreshFailures => "RefreshFailures",
+            Metric::ProxyLatency => "ProxyLatency",
+            Metric::UpstreamResponses => "UpstreamResponses",
         }
     }
 
@@ -79,7 +85,7 @@ pub fn proxied(latency_ms: f64, status: u16) {
         _ => "5xx",
     };
     emit(
-        &[("ProxyLatency", latency_ms, "Milliseconds"), ("UpstreamResponses", 1.0, "Count")],
+        &[(Metric::ProxyLatency.name(), latency_ms, "Milliseconds"), (Metric::UpstreamResponses.name(), 1.0, "Count")],
         Some(("StatusClass", class)),
     );
 }
