@@ -154,3 +154,28 @@ pub async fn consume(store: &SessionStore, headers: &HeaderMap, state: &str) -> 
     }
     Ok(Consumed { pending, cookie_name })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_login_opens_only_for_its_browser_and_key() {
+        let binding = BrowserBinding::generate();
+        let pending = PendingLogin {
+            verifier: CodeVerifier::generate(),
+            nonce: Nonce::generate(),
+            return_url: ReturnUrl::parse("/orders?id=7").unwrap(),
+            created_at: UnixTime::from_secs(1_800_000_000),
+        };
+        let sealed = pending.seal(&binding, "login#k");
+        let opened = PendingLogin::open(&sealed, &binding, "login#k").unwrap();
+        assert_eq!(opened.verifier, pending.verifier);
+        assert_eq!(opened.nonce, pending.nonce);
+        assert_eq!(opened.return_url, pending.return_url);
+        assert_eq!(opened.created_at, pending.created_at);
+        assert!(PendingLogin::open(&sealed, &BrowserBinding::generate(), "login#k").is_none());
+        assert!(PendingLogin::open(&sealed, &binding, "login#other").is_none());
+        assert!(!format!("{pending:?}").contains(pending.verifier.expose()));
+    }
+}
