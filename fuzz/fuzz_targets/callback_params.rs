@@ -1,9 +1,9 @@
-//! `web::Params` on an arbitrary callback query / form body, the parameters the callback reads, and the store
+//! `http::params::Params` on an arbitrary callback query / form body, the parameters the callback reads, and the store
 //! key of the `state`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::web::Params;
+use shared::http::params::Params;
 
 fuzz_target!(|data: &[u8]| {
     let params = Params::parse(data);
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
             Ok(Some(v)) => {
                 assert_eq!(n, 1, "{name}");
                 if name == "state" {
-                    let key = shared::pkce::state_store_key(v);
+                    let key = shared::login::pkce::state_store_key(v);
                     assert!(key.starts_with("login#") && key.len() == "login#".len() + 43, "{key:?}");
                 }
             }

@@ -4,8 +4,8 @@
 
 use lambda_http::http::{HeaderMap, HeaderValue, header};
 use libfuzzer_sys::fuzz_target;
-use shared::cookies::{self, SESSION};
-use shared::session::SessionSecret;
+use shared::http::cookies::{self, SESSION};
+use shared::session::secrets::SessionSecret;
 
 fn check_secret(v: &str) {
     if let Some(s) = SessionSecret::parse(v) {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::proxy::ProxyPath;
+use shared::proxy::path::ProxyPath;
 
 const PREFIX: &str = "domain/odata/";
 

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::return_url::ReturnUrl;
+use shared::login::return_url::ReturnUrl;
 
 /// A browser (or a router in front of the SPA) reading this as something other than a local path.
 fn leaves_origin(b: &[u8]) -> bool {

@@ -1,24 +1,29 @@
 //! [`App`]: everything a function needs, built once per cold start and borrowed by every request; and [`serve`],
 //! which runs a handler under the Lambda runtime and turns its errors into problem+json in one place.
 
-use crate::config::{ClientSecret, Config, SecretSource};
-use crate::errors::BffError;
-use crate::oidc::IdentityServer;
-use crate::store::SessionStore;
+use crate::config::Config;
+use crate::error::BffError;
+use crate::idp::IdentityServer;
+use crate::proxy::upstream::UpstreamClient;
+use crate::session::refresh::TokenKeeper;
+use crate::session::store::SessionStore;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 pub struct App {
     pub config: Config,
-    /// The client secret, resolved once per execution environment (see [`App::client_secret`]).
-    secret: tokio::sync::OnceCell<ClientSecret>,
+    /// Sessions and pending logins (DynamoDB).
     pub store: SessionStore,
-    pub idp: IdentityServer,
+    /// The ERP.net identity server: discovery, keys, the token endpoint, the client secret.
+    pub idp: Arc<IdentityServer>,
     /// The client for the ERP.net API.
-    pub upstream: crate::proxy::UpstreamClient,
+    pub upstream: UpstreamClient,
+    /// Keeps access tokens fresh (refresh single-flight across instances).
+    pub keeper: TokenKeeper,
 }
 
 impl App {
@@ -35,23 +40,13 @@ impl App {
             .operation_timeout(Duration::from_secs(5))
             .build();
         let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await;
-        let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+        let store = SessionStore::new(aws_sdk_dynamodb::Client::new(&aws), config.session.table.clone());
         // One TLS configuration, its root store read once, for both HTTP clients (the AWS SDK keeps its own).
         let tls = tls_config()?;
-        let idp_http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.idp_timeout)
-            .connect_timeout(config.idp_timeout.min(Duration::from_secs(3)))
-            .build()?;
-        let upstream = crate::proxy::UpstreamClient::new(config.upstream_timeout, tls);
-        Ok(Self {
-            secret: tokio::sync::OnceCell::new(),
-            store: SessionStore::new(dynamo, config.session_table.clone()),
-            idp: IdentityServer::new(&config, idp_http),
-            upstream,
-            config,
-        })
+        let idp = Arc::new(IdentityServer::new(&config.idp, tls.clone())?);
+        let upstream = UpstreamClient::new(config.proxy.timeout, tls);
+        let keeper = TokenKeeper::new(store.clone(), idp.clone(), &config.session);
+        Ok(Self { config, store, idp, upstream, keeper })
     }
 }
 
@@ -68,51 +63,6 @@ fn tls_config() -> Result<rustls::ClientConfig, lambda_http::Error> {
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth())
-}
-
-impl App {
-    /// The client secret: from the environment, or fetched once from Secrets Manager through the AWS Parameters
-    /// and Secrets Lambda Extension (`localhost:2773`, authenticated with the function's session token). Only the
-    /// functions that call the token endpoint ever ask for it; a failed fetch is retried on the next request.
-    pub async fn client_secret(&self) -> Result<&ClientSecret, BffError> {
-        self.secret
-            .get_or_try_init(|| async {
-                match &self.config.client_secret {
-                    SecretSource::Value(v) => Ok(v.clone()),
-                    SecretSource::SecretsManager { arn } => fetch_secret(&self.idp.http, arn).await,
-                }
-            })
-            .await
-    }
-}
-
-async fn fetch_secret(http: &reqwest::Client, arn: &str) -> Result<ClientSecret, BffError> {
-    #[derive(serde::Deserialize)]
-    struct SecretValue {
-        #[serde(rename = "SecretString")]
-        secret_string: Option<String>,
-    }
-    let port = std::env::var("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT").unwrap_or_else(|_| "2773".into());
-    let token = std::env::var("AWS_SESSION_TOKEN").unwrap_or_default();
-    let resp = http
-        .get(format!("http://localhost:{port}/secretsmanager/get"))
-        .query(&[("secretId", arn)])
-        .header("X-Aws-Parameters-Secrets-Token", token)
-        .send()
-        .await
-        .map_err(|e| BffError::Misconfigured(format!("secrets extension unreachable: {}", e.without_url())))?;
-    if !resp.status().is_success() {
-        return Err(BffError::Misconfigured(format!(
-            "secrets extension answered {} for the client secret",
-            resp.status()
-        )));
-    }
-    let v: SecretValue =
-        resp.json().await.map_err(|_| BffError::Misconfigured("secrets extension answer is not JSON".into()))?;
-    v.secret_string
-        .filter(|s| !s.is_empty())
-        .map(ClientSecret::new)
-        .ok_or_else(|| BffError::Misconfigured("the client secret is empty or binary".into()))
 }
 
 /// The id that ties this request's log lines together: the caller's `X-Correlation-Id` when it is a sane token

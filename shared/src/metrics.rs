@@ -27,7 +27,7 @@ pub fn line(metrics: &[(&str, f64, &str)], detail: Option<(&str, &str)>) -> Stri
     root.insert(
         "_aws".into(),
         json!({
-            "Timestamp": crate::time::now_millis(),
+            "Timestamp": crate::time::UnixMillis::now().millis(),
             "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": dims, "Metrics": defs}],
         }),
     );
@@ -38,12 +38,42 @@ fn emit(metrics: &[(&str, f64, &str)], detail: Option<(&str, &str)>) {
     println!("{}", line(metrics, detail));
 }
 
-pub fn count(name: &str) {
-    emit(&[(name, 1.0, "Count")], None);
+/// Every counted event: its metric name is defined here and nowhere else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    SignIns,
+    SignInFailures,
+    SignOuts,
+    Refreshes,
+    RefreshFailures,
+    /// A proxied call's latency (milliseconds), with its upstream status class.
+    ProxyLatency,
+    /// A proxied call's upstream answer, by status class.
+    UpstreamResponses,
 }
 
-pub fn count_with(name: &str, key: &str, value: &str) {
-    emit(&[(name, 1.0, "Count")], Some((key, value)));
+impl Metric {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Metric::SignIns => "SignIns",
+            Metric::SignInFailures => "SignInFailures",
+            Metric::SignOuts => "SignOuts",
+            Metric::Refreshes => "Refreshes",
+            Metric::RefreshFailures => "RefreshFailures",
+            Metric::ProxyLatency => "ProxyLatency",
+            Metric::UpstreamResponses => "UpstreamResponses",
+        }
+    }
+
+    /// One occurrence.
+    pub fn count(self) {
+        emit(&[(self.name(), 1.0, "Count")], None);
+    }
+
+    /// One occurrence, with its `Reason` dimension (a machine code, never user data).
+    pub fn count_because(self, reason: &str) {
+        emit(&[(self.name(), 1.0, "Count")], Some(("Reason", reason)));
+    }
 }
 
 /// A proxied call: its latency and the upstream's status class.
@@ -55,7 +85,7 @@ pub fn proxied(latency_ms: f64, status: u16) {
         _ => "5xx",
     };
     emit(
-        &[("ProxyLatency", latency_ms, "Milliseconds"), ("UpstreamResponses", 1.0, "Count")],
+        &[(Metric::ProxyLatency.name(), latency_ms, "Milliseconds"), (Metric::UpstreamResponses.name(), 1.0, "Count")],
         Some(("StatusClass", class)),
     );
 }
@@ -64,9 +94,11 @@ pub fn proxied(latency_ms: f64, status: u16) {
 mod tests {
     #[test]
     fn emf_line_shape() {
-        let v: serde_json::Value =
-            serde_json::from_str(&super::line(&[("RefreshFailures", 1.0, "Count")], Some(("Reason", "idp_timeout"))))
-                .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&super::line(
+            &[(super::Metric::RefreshFailures.name(), 1.0, "Count")],
+            Some(("Reason", "idp_timeout")),
+        ))
+        .unwrap();
         assert_eq!(v["RefreshFailures"], 1.0);
         assert_eq!(v["Reason"], "idp_timeout");
         let m = &v["_aws"]["CloudWatchMetrics"][0];

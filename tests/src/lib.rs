@@ -447,7 +447,7 @@ impl TestApp {
             .session_items()
             .await
             .iter()
-            .map(|i| i["at_exp"].as_n().unwrap().parse::<i64>().unwrap())
+            .map(|i| i[shared::session::store::attr::AT_EXP].as_n().unwrap().parse::<i64>().unwrap())
             .max()
             .expect("a session");
         wait_until("the access tokens to expire", Duration::from_secs(120), || async move { now() > latest }).await;
@@ -499,7 +499,11 @@ impl TestApp {
     }
 
     pub async fn session_items(&self) -> Vec<HashMap<String, AttributeValue>> {
-        self.scan().await.into_iter().filter(|i| i["pk"].as_s().unwrap().starts_with("session#")).collect()
+        self.scan()
+            .await
+            .into_iter()
+            .filter(|i| i[shared::session::store::attr::PK].as_s().unwrap().starts_with("session#"))
+            .collect()
     }
 
     /// Everything the functions and cargo lambda printed so far.

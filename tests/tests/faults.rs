@@ -87,8 +87,12 @@ async fn dynamodb_stopped_and_restarted() {
     let r = app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let after = app.only_session().await;
-    assert_eq!(before["tok"], after["tok"], "no half-written session");
-    assert_eq!(before["ver"], after["ver"]);
+    assert_eq!(
+        before[shared::session::store::attr::TOK],
+        after[shared::session::store::attr::TOK],
+        "no half-written session"
+    );
+    assert_eq!(before[shared::session::store::attr::VER], after[shared::session::store::attr::VER]);
     let mut c = Browser::new();
     app.sign_in(&mut c, "alice", "alice").await;
     assert_eq!(app.session_items().await.len(), 2);
@@ -179,7 +183,7 @@ async fn upstream_down_slow_garbage_or_cut_off() {
 
     // And after all of it the session works.
     assert_eq!(app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await.status, 200);
-    assert_eq!(app.session_number("ver").await, 1);
+    assert_eq!(app.session_number(shared::session::store::attr::VER).await, 1);
     drop(app);
 
     // Down.
@@ -218,5 +222,5 @@ async fn a_client_that_disconnects_mid_request_breaks_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(app.session_number("ver").await, 1);
+    assert_eq!(app.session_number(shared::session::store::attr::VER).await, 1);
 }

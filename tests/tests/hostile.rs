@@ -41,7 +41,7 @@ fn cases(origin: &str, session: &str, sid: &str) -> Vec<Case> {
     let big = "x".repeat(10 * 1024);
     let real = format!("__Host-bff-session={session}");
     // The login cookie the callback looks for when state=b.
-    let login = shared::cookies::login_name("b");
+    let login = shared::http::cookies::login_name("b");
     let mut c = vec![
         // /auth/session: the CSRF gate and cookies.
         case("session without X-CSRF", "GET", "/auth/session", &[], Problem(403, "csrf_required")),
@@ -505,7 +505,13 @@ async fn hostile_input_never_breaks_anything() {
 
     // The live session is exactly as it was, and still works.
     let after = app.only_session().await;
-    for attr in ["tok", "ver", "claims", "at_exp", "abs_exp"] {
+    for attr in [
+        shared::session::store::attr::TOK,
+        shared::session::store::attr::VER,
+        shared::session::store::attr::CLAIMS,
+        shared::session::store::attr::AT_EXP,
+        shared::session::store::attr::ABS_EXP,
+    ] {
         assert_eq!(before[attr], after[attr], "{attr} changed");
     }
     let s = app.session_json(&mut b).await;

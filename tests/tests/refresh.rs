@@ -56,7 +56,7 @@ async fn concurrent_calls_on_an_expired_token_refresh_once_across_instances() {
     let failures: Vec<_> = results.iter().filter(|(s, _, _)| *s != 200).collect();
     assert!(failures.is_empty(), "{} of 100 failed: {:?}", failures.len(), &failures[..failures.len().min(3)]);
     assert_eq!(refresh_grants(&app).await, 1, "exactly one refresh for one session");
-    assert_eq!(app.session_number("ver").await, 2);
+    assert_eq!(app.session_number(shared::session::store::attr::VER).await, 2);
 
     // Independent processes really served the calls.
     let pids: HashSet<String> = app
@@ -97,13 +97,13 @@ async fn an_abandoned_lease_is_taken_over_when_it_expires() {
     let app = spawn_app_with(opts(4, &[("REFRESH_SKEW", "1")])).await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
-    let key = app.only_session().await["pk"].clone();
+    let key = app.only_session().await[shared::session::store::attr::PK].clone();
     // A refresher that took the lease and died.
     let until = tests::now() * 1000 + 6_000;
     app.dynamo
         .update_item()
         .table_name(&app.table)
-        .key("pk", key)
+        .key(shared::session::store::attr::PK, key)
         .update_expression("SET lease = :u, lease_owner = :o")
         .expression_attribute_values(":u", aws_sdk_dynamodb::types::AttributeValue::N(until.to_string()))
         .expression_attribute_values(":o", aws_sdk_dynamodb::types::AttributeValue::S("dead-instance".into()))
@@ -117,8 +117,8 @@ async fn an_abandoned_lease_is_taken_over_when_it_expires() {
     assert!(tests::now() * 1000 >= until, "the call must have waited for the lease to expire");
     assert_eq!(refresh_grants(&app).await, 1);
     let item = app.only_session().await;
-    assert_eq!(item["ver"].as_n().unwrap(), "2");
-    assert!(!item.contains_key("lease_owner"), "the lease is released with the commit");
+    assert_eq!(item[shared::session::store::attr::VER].as_n().unwrap(), "2");
+    assert!(!item.contains_key(shared::session::store::attr::LEASE_OWNER), "the lease is released with the commit");
 }
 
 #[tokio::test]
@@ -145,7 +145,7 @@ async fn refresh_endpoint_rotates_and_invalid_grant_ends_the_session() {
     // Rotation: a second refresh works with the rotated token.
     let r = app.api(&mut b, Method::POST, "/auth/refresh", None, &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(app.session_number("ver").await, 3);
+    assert_eq!(app.session_number(shared::session::store::attr::VER).await, 3);
 
     // The grant is revoked at the identity server: the next refresh gets invalid_grant.
     let r = app.http.post(format!("{}/__emulator/revoke?sub=demo", app.emulator.origin())).send().await.unwrap();
@@ -181,7 +181,10 @@ async fn identity_server_failures_keep_the_session() {
     assert_eq!(r.status, 504);
     assert_eq!(r.problem_code(), "idp_timeout");
     assert_eq!(app.session_items().await.len(), 1);
-    assert!(!app.only_session().await.contains_key("lease_owner"), "a failed refresh releases its lease");
+    assert!(
+        !app.only_session().await.contains_key(shared::session::store::attr::LEASE_OWNER),
+        "a failed refresh releases its lease"
+    );
 
     // Recovered: the next call refreshes, with the same (unspent) refresh token.
     app.emulator_control(serde_json::json!({})).await;
@@ -197,7 +200,7 @@ async fn idle_and_absolute_expiry() {
     let app = spawn_app_with(opts(3600, &[("SESSION_IDLE_TIMEOUT", "3"), ("SESSION_TOUCH_INTERVAL", "1")])).await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
-    let seen = app.session_number("seen").await;
+    let seen = app.session_number(shared::session::store::attr::SEEN).await;
     tests::wait_until("idle timeout", std::time::Duration::from_secs(30), || async move { tests::now() >= seen + 3 })
         .await;
     let r = app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await;
@@ -213,8 +216,11 @@ async fn idle_and_absolute_expiry() {
     .await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
-    let abs: i64 = app.session_number("abs_exp").await;
-    assert!(app.session_number("ttl").await <= abs, "the TTL never outlives the absolute expiry");
+    let abs: i64 = app.session_number(shared::session::store::attr::ABS_EXP).await;
+    assert!(
+        app.session_number(shared::session::store::attr::TTL).await <= abs,
+        "the TTL never outlives the absolute expiry"
+    );
     let mut last = 200;
     while tests::now() < abs + 1 {
         last = app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await.status;
@@ -237,8 +243,8 @@ async fn last_seen_is_not_written_on_every_request() {
         assert_eq!(app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await.status, 200);
     }
     let after = app.only_session().await;
-    assert_eq!(before["seen"], after["seen"]);
-    assert_eq!(before["ttl"], after["ttl"]);
+    assert_eq!(before[shared::session::store::attr::SEEN], after[shared::session::store::attr::SEEN]);
+    assert_eq!(before[shared::session::store::attr::TTL], after[shared::session::store::attr::TTL]);
 }
 
 #[tokio::test]
@@ -301,10 +307,10 @@ async fn identity_server_stopped_during_refresh_then_restarted() {
     let r = app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await;
     assert!(r.status == 502 || r.status == 504, "{}", r.text());
     assert_eq!(app.session_items().await.len(), 1, "the session survives");
-    assert_eq!(app.session_number("ver").await, 1, "and keeps its unspent token set");
+    assert_eq!(app.session_number(shared::session::store::attr::VER).await, 1, "and keeps its unspent token set");
 
     app.emulator.restart().await;
     let r = app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(app.session_number("ver").await, 2, "the next call refreshed");
+    assert_eq!(app.session_number(shared::session::store::attr::VER).await, 2, "the next call refreshed");
 }

@@ -47,7 +47,9 @@ async fn two_logins_in_two_tabs_of_one_browser_both_complete() {
     // A new session per sign-in, and the previous one of this browser is gone (no fixation, no leftovers).
     assert_eq!(app.session_items().await.len(), 1);
     // Pending logins are consumed.
-    assert!(app.scan().await.iter().all(|i| !i["pk"].as_s().unwrap().starts_with("login#")));
+    assert!(
+        app.scan().await.iter().all(|i| !i[shared::session::store::attr::PK].as_s().unwrap().starts_with("login#"))
+    );
 }
 
 #[tokio::test]

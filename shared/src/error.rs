@@ -1,10 +1,31 @@
 //! Every failure the BFF can answer with, and the one place that turns it into `application/problem+json`
 //! (RFC 9457) with a stable `code`. Bodies never carry tokens, secrets or internal error text.
 
-use crate::cookies;
+use crate::http::cookies;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::json;
+
+/// Every problem code the BFF can answer with, and its HTTP status: the one table the status mapping, the docs and
+/// the drift test against `openapi.yaml` (in `xtask/`) read.
+pub const CODES: &[(&str, u16)] = &[
+    ("not_authenticated", 401),
+    ("session_expired", 401),
+    ("csrf_required", 403),
+    ("origin_not_allowed", 403),
+    ("path_not_allowed", 403),
+    ("method_not_allowed", 405),
+    ("invalid_request", 400),
+    ("payload_too_large", 413),
+    ("login_failed", 400),
+    ("idp_unavailable", 502),
+    ("idp_timeout", 504),
+    ("upstream_unavailable", 502),
+    ("upstream_timeout", 504),
+    ("upstream_response_too_large", 502),
+    ("store_unavailable", 503),
+    ("misconfigured", 500),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum BffError {
@@ -41,28 +62,18 @@ pub enum BffError {
     StoreUnavailable(String),
     #[error("misconfigured: {0}")]
     Misconfigured(String),
-    #[error("not found")]
-    NotFound,
-    #[error("not implemented")]
-    NotImplemented,
 }
 
 impl BffError {
+    /// A sign-in that could not be completed: `error` is the IdP's or our own machine code.
+    pub fn login_failed(error: &str, detail: &'static str) -> Self {
+        BffError::LoginFailed { error: error.to_string(), detail }
+    }
+
     pub fn status(&self) -> StatusCode {
-        use BffError::*;
-        match self {
-            NotAuthenticated | SessionExpired => StatusCode::UNAUTHORIZED,
-            CsrfRequired | OriginNotAllowed | PathNotAllowed => StatusCode::FORBIDDEN,
-            MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            InvalidRequest(_) | LoginFailed { .. } => StatusCode::BAD_REQUEST,
-            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            IdpUnavailable(_) | UpstreamUnavailable(_) | UpstreamResponseTooLarge => StatusCode::BAD_GATEWAY,
-            IdpTimeout | UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            NotFound => StatusCode::NOT_FOUND,
-            NotImplemented => StatusCode::NOT_IMPLEMENTED,
-        }
+        let code = self.code();
+        let status = CODES.iter().find(|(c, _)| *c == code).map(|(_, s)| *s).expect("every code is in CODES");
+        StatusCode::from_u16(status).expect("CODES holds valid statuses")
     }
 
     /// The stable machine code clients branch on.
@@ -85,8 +96,6 @@ impl BffError {
             UpstreamResponseTooLarge => "upstream_response_too_large",
             StoreUnavailable(_) => "store_unavailable",
             Misconfigured(_) => "misconfigured",
-            NotFound => "not_found",
-            NotImplemented => "not_implemented",
         }
     }
 
@@ -109,8 +118,6 @@ impl BffError {
             UpstreamResponseTooLarge => "The ERP.net API response is too large to pass through.",
             StoreUnavailable(_) => "The session store is unavailable. Try again shortly.",
             Misconfigured(_) => "The BFF is misconfigured.",
-            NotFound => "Not found.",
-            NotImplemented => "Not implemented yet.",
         }
     }
 
@@ -162,8 +169,8 @@ impl BffError {
     }
 }
 
-impl From<crate::store::StoreError> for BffError {
-    fn from(e: crate::store::StoreError) -> Self {
+impl From<crate::session::store::StoreError> for BffError {
+    fn from(e: crate::session::store::StoreError) -> Self {
         BffError::StoreUnavailable(e.to_string())
     }
 }
@@ -188,6 +195,32 @@ mod tests {
         let r = BffError::IdpUnavailable("connect to secret-host:443 refused".into()).to_response();
         let Body::Text(t) = r.body() else { panic!() };
         assert!(!t.contains("secret-host"));
+    }
+
+    #[test]
+    fn every_variant_has_a_code_in_the_table() {
+        let all = [
+            BffError::NotAuthenticated,
+            BffError::SessionExpired,
+            BffError::CsrfRequired,
+            BffError::OriginNotAllowed,
+            BffError::PathNotAllowed,
+            BffError::MethodNotAllowed { allow: "GET" },
+            BffError::InvalidRequest("x"),
+            BffError::PayloadTooLarge,
+            BffError::LoginFailed { error: "e".into(), detail: "d" },
+            BffError::IdpUnavailable("x".into()),
+            BffError::IdpTimeout,
+            BffError::UpstreamUnavailable("x".into()),
+            BffError::UpstreamTimeout,
+            BffError::UpstreamResponseTooLarge,
+            BffError::StoreUnavailable("x".into()),
+            BffError::Misconfigured("x".into()),
+        ];
+        assert_eq!(all.len(), CODES.len());
+        for (e, (code, status)) in all.iter().zip(CODES) {
+            assert_eq!((e.code(), e.status().as_u16()), (*code, *status));
+        }
     }
 
     #[test]

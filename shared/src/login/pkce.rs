@@ -39,7 +39,7 @@ secret_string!(
 );
 secret_string!(
     /// The PKCE `code_verifier` (43 characters of base64url: within RFC 7636's 43..128).
-    PkceVerifier
+    CodeVerifier
 );
 
 impl State {
@@ -54,7 +54,7 @@ pub fn state_store_key(state: &str) -> String {
     format!("login#{}", b64url(&sha256(state.as_bytes())))
 }
 
-impl PkceVerifier {
+impl CodeVerifier {
     /// `code_challenge` for `code_challenge_method=S256`.
     pub fn challenge(&self) -> String {
         b64url(&sha256(self.0.as_bytes()))
@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn rfc7636_appendix_b_vector() {
-        let v = PkceVerifier::from_stored("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into());
+        let v = CodeVerifier::from_stored("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into());
         assert_eq!(v.challenge(), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
     }
 

@@ -27,34 +27,8 @@ pub fn login_name(state: &str) -> String {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Ambiguous;
 
-/// The value of cookie `name` from the request's `Cookie` headers.
-///
-/// `Ok(None)` when absent; `Err(Ambiguous)` when it appears more than once with different values (a browser never sends
-/// that for a `__Host-` cookie, so it is hostile or broken input and must not pick a winner silently).
-pub fn read<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Ambiguous> {
-    let mut found: Option<&str> = None;
-    for value in headers.get_all(header::COOKIE) {
-        let Ok(s) = value.to_str() else { continue };
-        for pair in s.split(';') {
-            let pair = pair.trim_start_matches(' ');
-            let Some((k, v)) = pair.split_once('=') else {
-                continue;
-            };
-            if k.trim() != name {
-                continue;
-            }
-            let v = v.trim().trim_matches('"');
-            match found {
-                Some(prev) if prev != v => return Err(Ambiguous),
-                _ => found = Some(v),
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// All cookies of the request as `(name, value)` pairs, in order (for the proxy's ERP cookie allowlist).
-pub fn all(headers: &HeaderMap) -> Vec<(&str, &str)> {
+/// The one parser of `Cookie` headers: every `(name, value)` pair of the request, in order, trimmed.
+fn pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -62,7 +36,27 @@ pub fn all(headers: &HeaderMap) -> Vec<(&str, &str)> {
         .flat_map(|s| s.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .map(|(k, v)| (k.trim(), v.trim()))
-        .collect()
+}
+
+/// The value of cookie `name` from the request's `Cookie` headers.
+///
+/// `Ok(None)` when absent; `Err(Ambiguous)` when it appears more than once with different values (a browser never sends
+/// that for a `__Host-` cookie, so it is hostile or broken input and must not pick a winner silently).
+pub fn read<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Ambiguous> {
+    let mut found: Option<&str> = None;
+    for (_, v) in pairs(headers).filter(|(k, _)| *k == name) {
+        let v = v.trim_matches('"');
+        match found {
+            Some(prev) if prev != v => return Err(Ambiguous),
+            _ => found = Some(v),
+        }
+    }
+    Ok(found)
+}
+
+/// All cookies of the request as `(name, value)` pairs, in order (for the proxy's ERP cookie allowlist).
+pub fn all(headers: &HeaderMap) -> Vec<(&str, &str)> {
+    pairs(headers).collect()
 }
 
 fn build(name: &str, value: String, same_site: SameSite, max_age: Option<Duration>) -> HeaderValue {

@@ -1,0 +1,283 @@
+//! Typed configuration, parsed once at cold start from environment variables, grouped by who uses it: the
+//! identity server ([`IdpConfig`]), sessions ([`SessionConfig`]) and the API proxy ([`ProxyConfig`]).
+//!
+//! A missing or malformed setting is a [`ConfigError`] that names the variable, so the function fails at init
+//! with a message an operator can act on.
+
+mod values;
+
+pub use values::{AbsoluteUrl, BaseUrl, ConfigError, Origin};
+
+use crate::idp::client_secret::{ClientSecret, SecretSource};
+use std::time::Duration;
+use values::{Env, err};
+
+/// How the identity server returns the authorization response to the callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// `response_type=code`, parameters in the query of a GET (the default, the seed's flow).
+    Query,
+    /// `response_type=code id_token`, `response_mode=form_post`: a cross-site POST (ERP.net's confidential samples).
+    FormPost,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The app's origin, e.g. `https://app.example.com`: the only `Origin` the gate lets through.
+    pub public_origin: Origin,
+    pub idp: IdpConfig,
+    pub session: SessionConfig,
+    pub proxy: ProxyConfig,
+}
+
+/// The client registration at one ERP.net identity server.
+#[derive(Clone, Debug)]
+pub struct IdpConfig {
+    /// The identity server's issuer, e.g. `https://x.my.erp.net/id`.
+    pub issuer: BaseUrl,
+    pub client_id: String,
+    /// Where the client secret comes from: the environment (locally) or Secrets Manager (in AWS).
+    pub client_secret: SecretSource,
+    /// The exact redirect URI registered in ERP.net (`{PUBLIC_ORIGIN}/auth/callback` unless overridden).
+    pub redirect_uri: AbsoluteUrl,
+    /// Where ERP.net sends the browser after end-session (`{PUBLIC_ORIGIN}/` unless overridden).
+    pub post_logout_redirect_uri: AbsoluteUrl,
+    pub scopes: String,
+    pub response_mode: ResponseMode,
+    /// The timeout of every call to the identity server.
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// The DynamoDB table of sessions and pending logins.
+    pub table: String,
+    pub idle_timeout: Duration,
+    pub absolute_lifetime: Duration,
+    /// Last-seen is written at most once per this interval.
+    pub touch_interval: Duration,
+    /// Refresh proactively when the access token expires within this skew (capped at half the token's lifetime).
+    pub refresh_skew: Duration,
+    /// How long a refresh lease is held: longer than the token call's timeout, so a live refresher never loses it.
+    pub refresh_lease: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    /// The Domain API base, e.g. `https://x.my.erp.net/api`. Proxied paths are appended to it.
+    pub api_base: BaseUrl,
+    /// Path prefixes (relative to the API base) the proxy forwards, e.g. `domain/odata/`.
+    pub allowlist: Vec<String>,
+    pub max_request_bytes: usize,
+    pub timeout: Duration,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Parses configuration from any key lookup (the environment in production, a map in unit tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env::new(&get);
+        let erpnet_url = env.opt("ERPNET_URL").map(|v| BaseUrl::parse("ERPNET_URL", &v)).transpose()?;
+        let public_origin = Origin::parse("PUBLIC_ORIGIN", &env.req("PUBLIC_ORIGIN")?)?;
+        let idp = IdpConfig::read(&env, erpnet_url.as_ref(), &public_origin)?;
+        let proxy = ProxyConfig::read(&env, erpnet_url.as_ref())?;
+        let session = SessionConfig::read(&env, idp.timeout)?;
+        Ok(Config { public_origin, idp, session, proxy })
+    }
+}
+
+/// `ISSUER` / `API_BASE` when set, else derived from `ERPNET_URL`.
+fn base_url(
+    env: &Env<'_>,
+    var: &'static str,
+    erpnet_url: Option<&BaseUrl>,
+    suffix: &str,
+) -> Result<BaseUrl, ConfigError> {
+    match env.opt(var) {
+        Some(v) => BaseUrl::parse(var, &v),
+        None => erpnet_url
+            .map(|u| u.join(suffix))
+            .ok_or_else(|| err("ERPNET_URL", "is required (or set ISSUER and API_BASE)")),
+    }
+}
+
+impl IdpConfig {
+    /// The hybrid flow with `response_mode=form_post` (else the code flow with the answer in the query).
+    pub fn form_post(&self) -> bool {
+        self.response_mode == ResponseMode::FormPost
+    }
+
+    fn read(env: &Env<'_>, erpnet_url: Option<&BaseUrl>, origin: &Origin) -> Result<Self, ConfigError> {
+        let issuer = base_url(env, "ISSUER", erpnet_url, "/id")?;
+        let uri = |var: &'static str, default: String| match env.opt(var) {
+            Some(v) => AbsoluteUrl::parse(var, &v),
+            None => Ok(AbsoluteUrl::derived(default)),
+        };
+        let redirect_uri = uri("REDIRECT_URI", format!("{origin}/auth/callback"))?;
+        let post_logout_redirect_uri = uri("POST_LOGOUT_REDIRECT_URI", format!("{origin}/"))?;
+        let client_secret = match (env.opt("CLIENT_SECRET"), env.opt("CLIENT_SECRET_ARN")) {
+            (Some(v), _) => SecretSource::Value(ClientSecret::new(v)),
+            (None, Some(arn)) if arn.starts_with("arn:") => SecretSource::SecretsManager { arn },
+            (None, Some(_)) => {
+                return Err(err("CLIENT_SECRET_ARN", "must be a Secrets Manager ARN (arn:aws:secretsmanager:…)"));
+            }
+            (None, None) => return Err(err("CLIENT_SECRET", "is required (or CLIENT_SECRET_ARN in AWS)")),
+        };
+        let response_mode = match env.opt("RESPONSE_MODE").as_deref() {
+            None | Some("query") => ResponseMode::Query,
+            Some("form_post") => ResponseMode::FormPost,
+            Some(other) => {
+                return Err(err("RESPONSE_MODE", format!("must be `query` or `form_post`, not `{other}`")));
+            }
+        };
+        Ok(IdpConfig {
+            issuer,
+            client_id: env.req("CLIENT_ID")?,
+            client_secret,
+            redirect_uri,
+            post_logout_redirect_uri,
+            scopes: scopes(env)?,
+            response_mode,
+            timeout: env.millis("IDP_TIMEOUT_MS", 5_000)?,
+        })
+    }
+}
+
+fn scopes(env: &Env<'_>) -> Result<String, ConfigError> {
+    let scopes = env.opt("SCOPES").unwrap_or_else(|| "openid profile offline_access read update".into());
+    if !scopes.split_whitespace().any(|s| s == "openid") {
+        return Err(err("SCOPES", "must include `openid` (the ID token is needed at logout)"));
+    }
+    if !scopes.split_whitespace().any(|s| s == "read" || s == "update") {
+        return Err(err("SCOPES", "must include `read` or `update` (else the token cannot call the Domain API)"));
+    }
+    Ok(scopes)
+}
+
+impl SessionConfig {
+    fn read(env: &Env<'_>, idp_timeout: Duration) -> Result<Self, ConfigError> {
+        let refresh_lease = match env.opt("REFRESH_LEASE_MS") {
+            Some(_) => env.millis("REFRESH_LEASE_MS", 0)?,
+            None => idp_timeout * 2,
+        };
+        if refresh_lease <= idp_timeout {
+            return Err(err("REFRESH_LEASE_MS", "must be longer than IDP_TIMEOUT_MS"));
+        }
+        Ok(SessionConfig {
+            table: env.req("SESSION_TABLE")?,
+            idle_timeout: env.secs("SESSION_IDLE_TIMEOUT", 8 * 3600)?,
+            absolute_lifetime: env.secs("SESSION_ABSOLUTE_LIFETIME", 30 * 24 * 3600)?,
+            touch_interval: env.secs("SESSION_TOUCH_INTERVAL", 300)?,
+            refresh_skew: env.secs("REFRESH_SKEW", 60)?,
+            refresh_lease,
+        })
+    }
+}
+
+impl ProxyConfig {
+    fn read(env: &Env<'_>, erpnet_url: Option<&BaseUrl>) -> Result<Self, ConfigError> {
+        let api_base = base_url(env, "API_BASE", erpnet_url, "/api")?;
+        let allowlist: Vec<String> = env
+            .opt("PROXY_ALLOWLIST")
+            .unwrap_or_else(|| "domain/odata/".into())
+            .split(',')
+            .map(|p| p.trim().trim_start_matches('/').to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if allowlist.is_empty() || allowlist.iter().any(|p| p.contains("..") || p.contains('\\')) {
+            return Err(err("PROXY_ALLOWLIST", "must be a comma-separated list of path prefixes like `domain/odata/`"));
+        }
+        let max_request_bytes = match env.opt("PROXY_MAX_REQUEST_BYTES") {
+            None => 1024 * 1024,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=6 * 1024 * 1024).contains(n))
+                .ok_or_else(|| err("PROXY_MAX_REQUEST_BYTES", format!("must be 1..=6291456, not `{v}`")))?,
+        };
+        Ok(ProxyConfig { api_base, allowlist, max_request_bytes, timeout: env.millis("UPSTREAM_TIMEOUT_MS", 25_000)? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idp::client_secret::SecretSource;
+    use std::collections::HashMap;
+
+    fn base() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("ERPNET_URL", "https://testdb.my.erp.net/"),
+            ("CLIENT_ID", "my.trusted.app/first"),
+            ("CLIENT_SECRET", "s3cret"),
+            ("PUBLIC_ORIGIN", "https://app.example.com"),
+            ("SESSION_TABLE", "sessions"),
+        ])
+    }
+
+    fn parse(map: &HashMap<&'static str, &'static str>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| map.get(k).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn derives_issuer_api_and_redirect_uri() {
+        let c = parse(&base()).unwrap();
+        assert_eq!(c.idp.issuer.as_str(), "https://testdb.my.erp.net/id");
+        assert_eq!(c.proxy.api_base.as_str(), "https://testdb.my.erp.net/api");
+        assert_eq!(c.idp.redirect_uri.as_str(), "https://app.example.com/auth/callback");
+        assert_eq!(c.idp.post_logout_redirect_uri.as_str(), "https://app.example.com/");
+        assert_eq!(c.proxy.allowlist, vec!["domain/odata/".to_string()]);
+        assert_eq!(c.idp.response_mode, ResponseMode::Query);
+        assert!(c.session.refresh_lease > c.idp.timeout);
+    }
+
+    #[test]
+    fn missing_variable_is_named() {
+        for var in ["CLIENT_ID", "CLIENT_SECRET", "PUBLIC_ORIGIN", "SESSION_TABLE", "ERPNET_URL"] {
+            let mut m = base();
+            m.remove(var);
+            let e = parse(&m).expect_err(var);
+            assert_eq!(e.var, var);
+            assert!(e.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_named() {
+        for (var, bad) in [
+            ("PUBLIC_ORIGIN", "https://app.example.com/path"),
+            ("PUBLIC_ORIGIN", "not a url"),
+            ("ERPNET_URL", "ftp://x"),
+            ("RESPONSE_MODE", "fragment"),
+            ("SESSION_IDLE_TIMEOUT", "-5"),
+            ("SCOPES", "profile read"),
+            ("SCOPES", "openid profile"),
+        ] {
+            let mut m = base();
+            m.insert(var, bad);
+            let e = parse(&m).err().unwrap_or_else(|| panic!("{var}={bad} accepted"));
+            assert_eq!(e.var, var, "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let c = parse(&base()).unwrap();
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert!(!format!("{:?}", c.idp.client_secret).contains("s3cret"));
+    }
+
+    #[test]
+    fn secret_from_secrets_manager() {
+        let mut m = base();
+        m.remove("CLIENT_SECRET");
+        m.insert("CLIENT_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123:secret:bff-x");
+        assert!(matches!(parse(&m).unwrap().idp.client_secret, SecretSource::SecretsManager { .. }));
+        m.insert("CLIENT_SECRET_ARN", "bff-x");
+        assert_eq!(parse(&m).expect_err("not an ARN").var, "CLIENT_SECRET_ARN");
+    }
+}

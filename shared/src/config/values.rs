@@ -1,0 +1,134 @@
+//! The typed values configuration is made of (URLs, origins), the lookup they are read through, and the error that
+//! names the variable.
+
+use std::time::Duration;
+use url::Url;
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+pub(super) fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { var, problem: problem.into() }
+}
+
+/// The variables, trimmed; an empty one counts as unset.
+pub(super) struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl<'a> Env<'a> {
+    pub(super) fn new(get: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Self(get)
+    }
+
+    pub(super) fn opt(&self, k: &'static str) -> Option<String> {
+        (self.0)(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    pub(super) fn req(&self, k: &'static str) -> Result<String, ConfigError> {
+        self.opt(k).ok_or_else(|| err(k, "is required but not set"))
+    }
+
+    fn positive(&self, k: &'static str, unit: &str) -> Result<Option<u64>, ConfigError> {
+        match self.opt(k) {
+            None => Ok(None),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Some)
+                .ok_or_else(|| err(k, format!("must be a positive whole number of {unit}, not `{v}`"))),
+        }
+    }
+
+    pub(super) fn secs(&self, k: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_secs(self.positive(k, "seconds")?.unwrap_or(default)))
+    }
+
+    pub(super) fn millis(&self, k: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_millis(self.positive(k, "milliseconds")?.unwrap_or(default)))
+    }
+}
+
+/// An absolute http(s) URL without query or fragment, kept without a trailing slash (paths are appended to it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    pub fn parse(var: &'static str, v: &str) -> Result<Self, ConfigError> {
+        let url = Url::parse(v).map_err(|e| err(var, format!("is not a URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(err(var, "must be an http(s) URL"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(err(var, "must not have a query or fragment"));
+        }
+        Ok(Self(url.as_str().trim_end_matches('/').to_string()))
+    }
+
+    /// This base with `suffix` (which starts with `/`) appended.
+    pub fn join(&self, suffix: &str) -> BaseUrl {
+        BaseUrl(format!("{}{suffix}", self.0))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An absolute http(s) URL kept exactly as the operator spelled it (registered URIs must match byte for byte).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AbsoluteUrl(String);
+
+impl AbsoluteUrl {
+    pub fn parse(var: &'static str, v: &str) -> Result<Self, ConfigError> {
+        let url = Url::parse(v).map_err(|e| err(var, format!("is not a URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(err(var, "must be an http(s) URL"));
+        }
+        Ok(Self(v.to_string()))
+    }
+
+    /// A URL built from an already parsed [`Origin`].
+    pub(super) fn derived(v: String) -> Self {
+        Self(v)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `scheme://host[:port]` exactly as a browser sends it in `Origin`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin(String);
+
+impl Origin {
+    pub fn parse(var: &'static str, v: &str) -> Result<Self, ConfigError> {
+        let url = Url::parse(v).map_err(|e| err(var, format!("is not a URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(err(var, "must be an http(s) origin like https://app.example.com"));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(err(var, "must be an origin only (no path, query or fragment)"));
+        }
+        Ok(Self(url.origin().ascii_serialization()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! display_as_str {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )*};
+}
+display_as_str!(BaseUrl, AbsoluteUrl, Origin);

@@ -1,0 +1,59 @@
+//! The gate in front of the routes: the method, and for every non-navigation route the `Origin` and CSRF checks.
+
+use crate::config::Origin;
+use crate::error::BffError;
+use lambda_http::Request;
+use lambda_http::http::{HeaderMap, Method, header};
+
+/// Refuses any method but `allowed` (answering `405` with `Allow: allow`).
+pub fn require_method(req: &Request, allowed: &[Method], allow: &'static str) -> Result<(), BffError> {
+    if allowed.contains(req.method()) { Ok(()) } else { Err(BffError::MethodNotAllowed { allow }) }
+}
+
+/// The gate in front of every non-navigation route: `Origin`, when present, must be the app's own; the request
+/// must carry `X-CSRF: 1` (a header a cross-site form or image cannot send, and that forces a CORS preflight,
+/// which the BFF never grants).
+pub fn require_csrf(headers: &HeaderMap, origin: &Origin) -> Result<(), BffError> {
+    let origins: Vec<_> = headers.get_all(header::ORIGIN).iter().collect();
+    match origins.as_slice() {
+        [] => {}
+        [one] if one.as_bytes() == origin.as_str().as_bytes() => {}
+        _ => return Err(BffError::OriginNotAllowed),
+    }
+    if headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site") {
+        return Err(BffError::OriginNotAllowed);
+    }
+    let csrf: Vec<_> = headers.get_all("x-csrf").iter().collect();
+    match csrf.as_slice() {
+        [one] if one.as_bytes() == b"1" => Ok(()),
+        _ => Err(BffError::CsrfRequired),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::HeaderValue;
+
+    fn config() -> Origin {
+        Origin::parse("PUBLIC_ORIGIN", "https://app.example").unwrap()
+    }
+
+    #[test]
+    fn csrf_gate() {
+        let c = config();
+        let mut h = HeaderMap::new();
+        assert!(matches!(require_csrf(&h, &c), Err(BffError::CsrfRequired)));
+        h.insert("x-csrf", HeaderValue::from_static("1"));
+        assert!(require_csrf(&h, &c).is_ok());
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://app.example"));
+        assert!(require_csrf(&h, &c).is_ok());
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        assert!(matches!(require_csrf(&h, &c), Err(BffError::OriginNotAllowed)));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(matches!(require_csrf(&h, &c), Err(BffError::OriginNotAllowed)));
+        h.remove(header::ORIGIN);
+        h.insert("x-csrf", HeaderValue::from_static("0"));
+        assert!(matches!(require_csrf(&h, &c), Err(BffError::CsrfRequired)));
+    }
+}

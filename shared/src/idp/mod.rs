@@ -1,0 +1,60 @@
+//! The identity server as the BFF sees it: one [`IdentityServer`] per ERP.net instance, owning its HTTP client,
+//! its client registration (config + [`client_secret`]) and its caches: [`discovery`], the [`jwks`]. It validates
+//! ID tokens ([`id_token`]), talks to the [`token_endpoint`] (exchange, refresh, revoke) and builds the browser's
+//! URLs to it ([`authorize`]). The tokens it issues are types ([`tokens`]) that never print.
+
+pub mod authorize;
+pub mod client_secret;
+pub mod discovery;
+pub mod id_token;
+mod jwks;
+pub mod token_endpoint;
+pub mod tokens;
+
+use crate::config::IdpConfig;
+use crate::error::BffError;
+use client_secret::ClientSecret;
+use discovery::Discovery;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+pub struct IdentityServer {
+    http: reqwest::Client,
+    config: IdpConfig,
+    secret: OnceCell<ClientSecret>,
+    discovery: OnceCell<Discovery>,
+    jwks: jwks::JwksCache,
+}
+
+/// Maps a transport failure of a call to the identity server.
+fn transport_error(e: reqwest::Error) -> BffError {
+    if e.is_timeout() { BffError::IdpTimeout } else { BffError::IdpUnavailable(e.without_url().to_string()) }
+}
+
+impl IdentityServer {
+    /// Builds the client for the identity server (and the Secrets Manager extension): no redirects, the
+    /// configured timeout.
+    pub fn new(config: &IdpConfig, tls: rustls::ClientConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(3)))
+            .build()?;
+        Ok(Self {
+            http,
+            config: config.clone(),
+            secret: OnceCell::new(),
+            discovery: OnceCell::new(),
+            jwks: Default::default(),
+        })
+    }
+
+    pub fn issuer(&self) -> &str {
+        self.config.issuer.as_str()
+    }
+
+    pub fn config(&self) -> &IdpConfig {
+        &self.config
+    }
+}

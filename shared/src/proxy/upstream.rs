@@ -1,0 +1,142 @@
+//! The client for the ERP.net API, and forwarding one request with the user's bearer token (refreshed and retried
+//! once on a 401).
+
+use super::body::LAMBDA_RESPONSE_LIMIT;
+use super::headers::upstream_request_headers;
+use super::path::ProxyPath;
+use crate::config::BaseUrl;
+use crate::error::BffError;
+use crate::idp::tokens::AccessToken;
+use crate::session::refresh::{Fresh, TokenKeeper};
+use crate::session::secrets::SessionSecret;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use lambda_http::Request;
+use lambda_http::http::HeaderValue;
+use lambda_http::http::{self, HeaderMap, Method, StatusCode, header};
+use std::time::{Duration, Instant};
+
+/// The HTTP client for the ERP.net API: hyper, so the request target is sent exactly as given (no URL
+/// normalisation); pooled keep-alive connections across invocations; never follows redirects (SSRF).
+#[derive(Clone)]
+pub struct UpstreamClient {
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    timeout: Duration,
+}
+
+/// What came back from the API, body read in full (bounded by the Lambda response limit).
+pub struct UpstreamResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl UpstreamClient {
+    pub fn new(timeout: Duration, tls: rustls::ClientConfig) -> Self {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(3)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).build(https);
+        Self { client, timeout }
+    }
+
+    /// Sends one request; the whole exchange (connect, headers, body) is bounded by the upstream timeout.
+    pub async fn send(
+        &self,
+        method: &Method,
+        uri: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, BffError> {
+        let mut req = http::Request::builder()
+            .method(method.clone())
+            .uri(uri)
+            .body(Full::new(body))
+            .map_err(|_| BffError::InvalidRequest("the request cannot be forwarded"))?;
+        *req.headers_mut() = headers.clone();
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(|e| BffError::UpstreamUnavailable(e.to_string()))?;
+            let (parts, body) = resp.into_parts();
+            if parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+                .is_some_and(|n| n > LAMBDA_RESPONSE_LIMIT)
+            {
+                return Err(BffError::UpstreamResponseTooLarge);
+            }
+            let body = Limited::new(body, LAMBDA_RESPONSE_LIMIT).collect().await.map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    BffError::UpstreamResponseTooLarge
+                } else {
+                    BffError::UpstreamUnavailable(format!("response body: {e}"))
+                }
+            })?;
+            Ok(UpstreamResponse { status: parts.status, headers: parts.headers, body: body.to_bytes() })
+        };
+        tokio::time::timeout(self.timeout, exchange).await.map_err(|_| BffError::UpstreamTimeout)?
+    }
+}
+
+/// One request to forward: the method, the target (API base + path + the query, byte-exact), the allowlisted
+/// headers and the body.
+pub struct Outgoing {
+    method: Method,
+    target: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Outgoing {
+    pub fn new(req: &Request, api_base: &BaseUrl, path: &ProxyPath, body: &[u8]) -> Self {
+        let target = match req.uri().query() {
+            Some(q) if !q.is_empty() => format!("{api_base}/{}?{q}", path.as_str()),
+            _ => format!("{api_base}/{}", path.as_str()),
+        };
+        let headers = upstream_request_headers(req.headers());
+        Self { method: req.method().clone(), target, headers, body: Bytes::copy_from_slice(body) }
+    }
+}
+
+impl UpstreamClient {
+    async fn send_as(&self, out: &Outgoing, token: &AccessToken) -> Result<UpstreamResponse, BffError> {
+        let mut headers = out.headers.clone();
+        if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
+            headers.insert(header::AUTHORIZATION, v);
+        }
+        self.send(&out.method, &out.target, &headers, out.body.clone()).await
+    }
+
+    /// Forwards `out` with the session's bearer token. A 401 means the token was refused before its time (revoked,
+    /// rotated keys …): refresh once (single-flight), retry once. Refused again, the session is of no use any more
+    /// and ends.
+    pub async fn forward(
+        &self,
+        keeper: &TokenKeeper,
+        secret: &SessionSecret,
+        (session, tokens): Fresh,
+        out: &Outgoing,
+    ) -> Result<UpstreamResponse, BffError> {
+        let started = Instant::now();
+        let mut up = self.send_as(out, &tokens.access_token).await?;
+        if up.status == StatusCode::UNAUTHORIZED {
+            let (session, tokens) = keeper.refresh(secret, session).await?;
+            up = self.send_as(out, &tokens.access_token).await?;
+            if up.status == StatusCode::UNAUTHORIZED {
+                keeper.end(&session).await?;
+                return Err(BffError::SessionExpired);
+            }
+        }
+        crate::metrics::proxied(started.elapsed().as_secs_f64() * 1000.0, up.status.as_u16());
+        Ok(up)
+    }
+}

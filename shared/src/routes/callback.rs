@@ -1,0 +1,80 @@
+//! `GET /auth/callback?code&state[&iss]` (query mode) or `POST /auth/callback` (form_post hybrid mode): finishes a
+//! sign-in. Consume the pending login (once, only by the browser that started it) → exchange the code and validate
+//! the ID token → start a **new** session → back to the returnUrl.
+//!
+//! A browser navigating here (it asked for HTML) that fails is sent back to the app with `login_error=<code>` (to
+//! the returnUrl when the attempt is known, else to `/`) instead of a JSON page; anything else gets problem+json.
+
+use crate::app::App;
+use crate::error::BffError;
+use crate::http::cookies;
+use crate::http::params::Params;
+use crate::http::respond::{redirect, with_cookies};
+use crate::login::callback::{is_navigation, read_params, sanitize_code, sign_in};
+use crate::login::pending::{self, Consumed};
+use crate::login::return_url::ReturnUrl;
+use crate::metrics::Metric;
+use crate::session::Session;
+use crate::session::current::{self, SessionCookie};
+use lambda_http::{Body, Request, Response};
+
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
+    let (params, login) = match consume(app, &req).await {
+        Ok(consumed) => consumed,
+        Err(e) => return failed(&req, e, None),
+    };
+    match finish(app, &req, &params, &login).await {
+        Ok(resp) => Ok(resp),
+        Err(e) => failed(&req, e, Some(login.pending.return_url)),
+    }
+}
+
+/// The callback's parameters and the pending login they name, consumed.
+async fn consume(app: &App, req: &Request) -> Result<(Params, Consumed), BffError> {
+    let params = read_params(req, app.config.idp.response_mode)?;
+    let state = params.single("state")?.ok_or(BffError::InvalidRequest("the callback has no state"))?;
+    let login = pending::consume(&app.store, req.headers(), state).await?;
+    Ok((params, login))
+}
+
+async fn finish(app: &App, req: &Request, params: &Params, login: &Consumed) -> Result<Response<Body>, BffError> {
+    let return_url = &login.pending.return_url;
+    // The attempt is consumed: its cookie goes, whatever happens next.
+    let clear_login = cookies::clear_login(&login.cookie_name, app.config.idp.form_post());
+    if let Some(error) = params.single("error")? {
+        let code = sanitize_code(error);
+        tracing::info!(error = %code, "identity server returned an error");
+        Metric::SignInFailures.count_because(&code);
+        return Ok(with_cookies(redirect(&return_url.with_param("login_error", &code)), [clear_login]));
+    }
+
+    let signed_in = sign_in(&app.idp, params, &login.pending).await?;
+    let previous = match current::cookie(req.headers()) {
+        Ok(SessionCookie::Valid(secret)) => Some(secret),
+        _ => None,
+    };
+    let secret = Session::start(&app.store, &app.config.session, previous, signed_in).await?;
+
+    let session_cookie = cookies::set_session(secret.cookie_value(), app.config.session.absolute_lifetime);
+    tracing::info!("signed in");
+    Metric::SignIns.count();
+    Ok(with_cookies(redirect(return_url.as_str()), [session_cookie, clear_login]))
+}
+
+/// A navigating browser goes back to the app with `login_error`; anything else gets the problem+json.
+fn failed(req: &Request, e: BffError, return_url: Option<ReturnUrl>) -> Result<Response<Body>, BffError> {
+    if is_navigation(req) { Ok(back_to_app(e, return_url)) } else { Err(e) }
+}
+
+fn back_to_app(e: BffError, return_url: Option<ReturnUrl>) -> Response<Body> {
+    if e.is_server_side() {
+        tracing::error!(code = e.code(), error = %e, "sign-in failed");
+    }
+    let code = match &e {
+        BffError::LoginFailed { error, .. } => sanitize_code(error),
+        other => other.code().to_string(),
+    };
+    tracing::info!(code = %code, "sign-in failed; browser sent back to the app");
+    Metric::SignInFailures.count_because(&code);
+    redirect(&return_url.unwrap_or_else(ReturnUrl::root).with_param("login_error", &code))
+}

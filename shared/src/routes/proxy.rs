@@ -1,0 +1,30 @@
+//! `ANY /api/{path+}` (with `X-CSRF: 1`): forwards to `{API_BASE}/{path}` with the user's bearer token.
+//! gate → path → current session → fresh token → upstream (one retry on a 401) → response.
+
+use crate::app::App;
+use crate::error::BffError;
+use crate::http::gate::require_csrf;
+use crate::http::params::body_bytes;
+use crate::proxy::path::{ProxyPath, check_method};
+use crate::proxy::upstream::Outgoing;
+use crate::session::current;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
+    let proxy = &app.config.proxy;
+    require_csrf(req.headers(), &app.config.public_origin)?;
+    check_method(req.method())?;
+    let raw_path = req.raw_http_path();
+    let rest = raw_path.strip_prefix("/api/").ok_or(BffError::PathNotAllowed)?;
+    let path = ProxyPath::parse(rest, &proxy.allowlist)?;
+    let body = body_bytes(&req);
+    if body.len() > proxy.max_request_bytes {
+        return Err(BffError::PayloadTooLarge);
+    }
+
+    let (secret, session) = current::load(&app.store, &app.config.session, req.headers()).await?.required()?;
+    let fresh = app.keeper.fresh(&secret, session).await?;
+    let outgoing = Outgoing::new(&req, &proxy.api_base, &path, body);
+    let up = app.upstream.forward(&app.keeper, &secret, fresh, &outgoing).await?;
+    crate::proxy::body::respond(up, &proxy.api_base)
+}

@@ -1,0 +1,24 @@
+//! `POST /auth/refresh` (with `X-CSRF: 1`): refreshes the token set now, single-flight across instances.
+
+use crate::app::App;
+use crate::error::BffError;
+use crate::http::gate::{require_csrf, require_method};
+use crate::http::respond::json;
+use crate::session::current;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
+    require_method(&req, &[Method::POST], "POST")?;
+    require_csrf(req.headers(), &app.config.public_origin)?;
+    let (secret, session) = current::load(&app.store, &app.config.session, req.headers()).await?.required()?;
+    let (session, _) = app.keeper.refresh(&secret, session).await?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "accessTokenExpiresAt": session.access_expires_at.rfc3339(),
+            "sessionExpiresAt": session.expires_at(app.config.session.idle_timeout).rfc3339(),
+        }),
+    ))
+}

@@ -1,0 +1,80 @@
+//! The session a request belongs to: cookie → secret → one consistent read, with idle and absolute expiry enforced
+//! on every read (DynamoDB's TTL deletes lazily) and activity recorded at most once per touch interval.
+
+use super::Session;
+use super::secrets::SessionSecret;
+use super::store::SessionStore;
+use crate::config::SessionConfig;
+use crate::error::BffError;
+use crate::http::cookies;
+use crate::time::UnixTime;
+use lambda_http::http::HeaderMap;
+
+/// What the session cookie of a request leads to.
+pub enum CurrentSession {
+    /// No session cookie at all.
+    Anonymous,
+    /// A cookie, but no live session behind it (expired, logged out, or not ours): the cookie should be cleared.
+    Gone,
+    Active(SessionSecret, Session),
+}
+
+impl CurrentSession {
+    /// The session, or the 401 an API call gets without one.
+    pub fn required(self) -> Result<(SessionSecret, Session), BffError> {
+        match self {
+            CurrentSession::Anonymous => Err(BffError::NotAuthenticated),
+            CurrentSession::Gone => Err(BffError::SessionExpired),
+            CurrentSession::Active(secret, session) => Ok((secret, session)),
+        }
+    }
+}
+
+/// The request's session cookie.
+pub enum SessionCookie {
+    Absent,
+    /// Not a secret of ours: no session can be behind it.
+    Malformed,
+    Valid(SessionSecret),
+}
+
+/// Reads the session cookie (refusing one sent twice with different values).
+pub fn cookie(headers: &HeaderMap) -> Result<SessionCookie, BffError> {
+    let value = cookies::read(headers, cookies::SESSION)
+        .map_err(|_| BffError::InvalidRequest("the session cookie was sent more than once"))?;
+    Ok(match value.map(SessionSecret::parse) {
+        None => SessionCookie::Absent,
+        Some(None) => SessionCookie::Malformed,
+        Some(Some(secret)) => SessionCookie::Valid(secret),
+    })
+}
+
+/// Reads the session cookie and loads its session: expired sessions end here; last-seen (and the TTL that follows
+/// from it) is written at most once per touch interval, not once per request.
+pub async fn load(
+    store: &SessionStore,
+    config: &SessionConfig,
+    headers: &HeaderMap,
+) -> Result<CurrentSession, BffError> {
+    let secret = match cookie(headers)? {
+        SessionCookie::Absent => return Ok(CurrentSession::Anonymous),
+        SessionCookie::Malformed => return Ok(CurrentSession::Gone),
+        SessionCookie::Valid(secret) => secret,
+    };
+    let Some(session) = store.load_session(&secret.key()).await? else {
+        return Ok(CurrentSession::Gone);
+    };
+    let now = UnixTime::now();
+    if session.is_expired(now, config.idle_timeout) {
+        session.end(store).await?;
+        return Ok(CurrentSession::Gone);
+    }
+    let session = if now.since(session.last_seen) >= config.touch_interval {
+        let touched = Session { last_seen: now, ..session };
+        store.touch(&touched.key, now, touched.expires_at(config.idle_timeout)).await?;
+        touched
+    } else {
+        session
+    };
+    Ok(CurrentSession::Active(secret, session))
+}

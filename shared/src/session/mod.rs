@@ -1,0 +1,134 @@
+//! A session: one item in the store, named by a keyed hash of the browser's cookie secret ([`secrets`]), holding the
+//! sealed token set ([`tokens`]). Its whole life is here: [`Session::start`] at the callback, [`current`] on every
+//! request (load, expire, touch), [`refresh::TokenKeeper`] keeping the access token fresh, [`Session::end`] on
+//! logout, expiry or a dead refresh token. [`store`] is every DynamoDB operation.
+
+pub mod current;
+pub mod refresh;
+pub mod secrets;
+pub mod store;
+pub mod tokens;
+
+use crate::config::SessionConfig;
+use crate::error::BffError;
+use crate::time::{UnixMillis, UnixTime};
+use secrets::{SessionKey, SessionSecret};
+use std::time::Duration;
+use store::SessionStore;
+use tokens::TokenSet;
+
+/// A session as the routes see it (tokens still sealed: only opened where they are used).
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub key: SessionKey,
+    /// The user's stable key (ERP.net's `id` claim; `sub` when absent).
+    pub user_id: String,
+    /// Display claims for `/auth/session` (never tokens).
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    pub sealed_tokens: Vec<u8>,
+    pub access_expires_at: UnixTime,
+    /// The access token's lifetime when issued (caps the proactive-refresh skew at half of it).
+    pub access_lifetime: Duration,
+    pub created_at: UnixTime,
+    pub last_seen: UnixTime,
+    pub absolute_expires_at: UnixTime,
+    /// Bumped by every write of a new token set; refresh coordination conditions on it.
+    pub version: i64,
+    /// Until when a refresher holds the lease ([`UnixMillis::NEVER`]: none).
+    pub lease_until: UnixMillis,
+}
+
+/// A completed sign-in: who, what to show, and the tokens (from `login::callback::sign_in`).
+pub struct SignedIn {
+    pub user_id: String,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    pub tokens: TokenSet,
+    pub access_lifetime: Duration,
+}
+
+impl Session {
+    pub fn idle_expires_at(&self, idle_timeout: Duration) -> UnixTime {
+        self.last_seen + idle_timeout
+    }
+
+    /// When the session ends if nothing happens: the earlier of idle and absolute expiry. Also the item's TTL.
+    pub fn expires_at(&self, idle_timeout: Duration) -> UnixTime {
+        self.idle_expires_at(idle_timeout).min(self.absolute_expires_at)
+    }
+
+    pub fn is_expired(&self, now: UnixTime, idle_timeout: Duration) -> bool {
+        now >= self.expires_at(idle_timeout)
+    }
+
+    /// The token set, opened with the browser's secret. A session whose tokens do not open under this cookie is
+    /// not this cookie's session.
+    pub fn tokens(&self, secret: &SessionSecret) -> Result<TokenSet, BffError> {
+        TokenSet::open(&self.sealed_tokens, secret).ok_or(BffError::SessionExpired)
+    }
+
+    /// Starts a **new** session for `signed_in` under a fresh secret (never one named by the request: no
+    /// fixation). The browser's previous session, if any, ends first.
+    pub async fn start(
+        store: &SessionStore,
+        config: &SessionConfig,
+        previous: Option<SessionSecret>,
+        signed_in: SignedIn,
+    ) -> Result<SessionSecret, BffError> {
+        if let Some(old) = previous {
+            store.delete_session(&old.key()).await?;
+        }
+        let secret = SessionSecret::generate();
+        let now = UnixTime::now();
+        let session = Session {
+            key: secret.key(),
+            user_id: signed_in.user_id,
+            claims: signed_in.claims,
+            sealed_tokens: signed_in.tokens.seal(&secret),
+            access_expires_at: now + signed_in.access_lifetime,
+            access_lifetime: signed_in.access_lifetime,
+            created_at: now,
+            last_seen: now,
+            absolute_expires_at: now + config.absolute_lifetime,
+            version: 1,
+            lease_until: UnixMillis::NEVER,
+        };
+        store.create_session(&session, session.expires_at(config.idle_timeout)).await?;
+        Ok(secret)
+    }
+
+    /// Ends the session: its item is deleted (whatever its version).
+    pub async fn end(&self, store: &SessionStore) -> Result<(), BffError> {
+        Ok(store.delete_session(&self.key).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> UnixTime {
+        UnixTime::from_secs(secs)
+    }
+
+    #[test]
+    fn expiry_is_the_earlier_of_idle_and_absolute() {
+        let mut s = Session {
+            key: SessionKey::from_stored("k".into()),
+            user_id: "u".into(),
+            claims: Default::default(),
+            sealed_tokens: vec![],
+            access_expires_at: t(0),
+            access_lifetime: Duration::from_secs(3600),
+            created_at: t(0),
+            last_seen: t(100),
+            absolute_expires_at: t(1000),
+            version: 1,
+            lease_until: UnixMillis::NEVER,
+        };
+        let idle = Duration::from_secs(50);
+        assert_eq!(s.expires_at(idle), t(150));
+        assert!(s.is_expired(t(150), idle) && !s.is_expired(t(149), idle));
+        s.last_seen = t(990);
+        assert_eq!(s.expires_at(idle), t(1000));
+    }
+}

@@ -1,0 +1,172 @@
+//! [`TokenKeeper`]: keeps a session's access token fresh, with a refresh that is single-flight **across execution
+//! environments** (coordinated in DynamoDB, not in memory).
+//!
+//! ERP.net rotates refresh tokens and has no grace window: two instances that spend the same refresh token log the
+//! user out. So before calling the token endpoint an instance takes a lease on the session item (conditional on
+//! the token-set `version` and on no live lease). The winner refreshes and writes the new set as `version + 1`,
+//! releasing the lease in the same conditional write. The others poll with consistent reads until the version
+//! moves, then use the new token (or go ahead with the old one while it is still valid). A lease outlives the token
+//! call's timeout, so a live winner never loses it; the lease of a refresher that died simply expires.
+
+use super::Session;
+use super::secrets::SessionSecret;
+use super::store::{RefreshedTokens, SessionStore};
+use super::tokens::TokenSet;
+use crate::config::SessionConfig;
+use crate::error::BffError;
+use crate::idp::IdentityServer;
+use crate::idp::token_endpoint::{TokenError, TokenResponse};
+use crate::metrics::Metric;
+use crate::time::{UnixMillis, UnixTime};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A session and its opened token set, as of the latest refresh this caller saw.
+pub type Fresh = (Session, TokenSet);
+
+pub struct TokenKeeper {
+    store: SessionStore,
+    idp: Arc<IdentityServer>,
+    /// How long a refresh lease is held.
+    lease: Duration,
+    /// The configured proactive-refresh skew.
+    skew: Duration,
+}
+
+impl TokenKeeper {
+    pub fn new(store: SessionStore, idp: Arc<IdentityServer>, config: &SessionConfig) -> Self {
+        Self { store, idp, lease: config.refresh_lease, skew: config.refresh_skew }
+    }
+
+    /// Ends a session whose freshly refreshed token is still refused: it is of no use any more.
+    pub async fn end(&self, session: &Session) -> Result<(), BffError> {
+        session.end(&self.store).await
+    }
+
+    /// The skew before expiry at which a token is refreshed proactively: the configured skew, but never more than
+    /// half the token's lifetime (else a short-lived token would be refreshed on every call).
+    pub fn refresh_skew(&self, session: &Session) -> Duration {
+        self.skew.min(Duration::from_secs(session.access_lifetime.as_secs() / 2))
+    }
+
+    /// The session's tokens, refreshed first when the access token is about to expire.
+    pub async fn fresh(&self, secret: &SessionSecret, session: Session) -> Result<Fresh, BffError> {
+        if UnixTime::now() >= session.access_expires_at - self.refresh_skew(&session) {
+            return self.refresh(secret, session).await;
+        }
+        let tokens = session.tokens(secret)?;
+        Ok((session, tokens))
+    }
+
+    /// Refreshes the session's token set once across all instances. See the module docs.
+    pub async fn refresh(&self, secret: &SessionSecret, mut session: Session) -> Result<Fresh, BffError> {
+        let start_version = session.version;
+        let owner = crate::crypto::b64url(&crate::crypto::random_bytes::<12>());
+        // Bounded: one full lease to wait out a holder (who may have died), and one more to refresh ourselves.
+        let deadline = tokio::time::Instant::now() + self.lease * 2 + Duration::from_secs(1);
+        let mut backoff = Duration::from_millis(25);
+        loop {
+            if session.version != start_version {
+                // Someone else refreshed while we waited: use their tokens.
+                let tokens = session.tokens(secret)?;
+                return Ok((session, tokens));
+            }
+            let now = UnixMillis::now();
+            if session.lease_until <= now {
+                let until = now + self.lease;
+                if self.store.acquire_lease(&session.key, session.version, &owner, now, until).await? {
+                    return self.refresh_holding_lease(secret, session, &owner).await;
+                }
+            } else if UnixTime::now() < session.access_expires_at {
+                // A live lease elsewhere. While our access token is still valid we need not wait for it.
+                let tokens = session.tokens(secret)?;
+                return Ok((session, tokens));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(BffError::IdpTimeout);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(250));
+            // Deleted under us (invalid_grant elsewhere, or logout): the session is over.
+            session = self.store.load_session(&session.key).await?.ok_or(BffError::SessionExpired)?;
+        }
+    }
+
+    async fn refresh_holding_lease(
+        &self,
+        secret: &SessionSecret,
+        session: Session,
+        owner: &str,
+    ) -> Result<Fresh, BffError> {
+        let old = session.tokens(secret)?;
+        let Some(refresh_token) = old.refresh_token.clone() else {
+            // No refresh token (offline_access not granted): the session ends with its access token.
+            self.store.release_lease(&session.key, owner).await?;
+            if UnixTime::now() < session.access_expires_at {
+                return Ok((session, old));
+            }
+            session.end(&self.store).await?;
+            return Err(BffError::SessionExpired);
+        };
+        match self.idp.refresh(&refresh_token).await {
+            Ok(resp) => self.commit(secret, session, owner, old, resp).await,
+            Err(TokenError::Rejected(error)) => {
+                tracing::info!(error = %error, "refresh token refused: session ends");
+                Metric::RefreshFailures.count_because("rejected");
+                self.store.delete_session_at_version(&session.key, session.version).await?;
+                Err(BffError::SessionExpired)
+            }
+            Err(TokenError::Misconfigured(error)) => {
+                Metric::RefreshFailures.count_because("misconfigured");
+                self.store.release_lease(&session.key, owner).await?;
+                Err(BffError::Misconfigured(format!("token endpoint refused the client: {error}")))
+            }
+            Err(TokenError::Unavailable(e)) => {
+                tracing::warn!(error = %e, "refresh failed: session kept");
+                Metric::RefreshFailures.count_because(e.code());
+                // Keep the session and its tokens; let the next caller try at once.
+                let _ = self.store.release_lease(&session.key, owner).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes the new token set as `version + 1`, releasing the lease in the same conditional write.
+    async fn commit(
+        &self,
+        secret: &SessionSecret,
+        session: Session,
+        owner: &str,
+        old: TokenSet,
+        resp: TokenResponse,
+    ) -> Result<Fresh, BffError> {
+        let lifetime = resp.lifetime();
+        let tokens = TokenSet {
+            access_token: resp.access_token,
+            // Rotation: a new refresh token replaces the old; without one the old stays valid.
+            refresh_token: resp.refresh_token.or(old.refresh_token),
+            id_token: resp.id_token.or(old.id_token),
+        };
+        let access_expires_at = UnixTime::now() + lifetime;
+        let sealed = tokens.seal(secret);
+        let written = RefreshedTokens { sealed_tokens: sealed.clone(), access_expires_at, access_lifetime: lifetime };
+        if !self.store.commit_refresh(&session.key, session.version, owner, written).await? {
+            // Only possible if our lease was taken over (the token call outlived it) or the session was deleted
+            // meanwhile. The new refresh token cannot be stored: the session is over.
+            tracing::error!("refresh commit lost its lease; session cannot keep the rotated token");
+            Metric::RefreshFailures.count_because("lease_lost");
+            return Err(BffError::SessionExpired);
+        }
+        tracing::info!("token set refreshed");
+        Metric::Refreshes.count();
+        let session = Session {
+            sealed_tokens: sealed,
+            access_expires_at,
+            access_lifetime: lifetime,
+            version: session.version + 1,
+            lease_until: UnixMillis::NEVER,
+            ..session
+        };
+        Ok((session, tokens))
+    }
+}

@@ -1,0 +1,109 @@
+//! The store: one DynamoDB table, one item per session or pending login, keyed by [`attr::PK`].
+//!
+//! Sessions: `pk = session#<keyed hash of the cookie>` ([`sessions`], the refresh [`lease`]). Pending logins:
+//! `pk = login#<sha256(state)>` ([`logins`]). Every read is strongly consistent (a session written by the callback
+//! is read by the next request, maybe in another execution environment). Every write that must not race is
+//! conditional, and [`conditional`] is the one place that tells a lost race from an outage.
+
+mod lease;
+mod logins;
+mod sessions;
+
+pub use sessions::RefreshedTokens;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+/// The item's attribute names: defined here once, used by the store and by the tests that inspect the table.
+pub mod attr {
+    /// The partition key: `session#…` or `login#…`.
+    pub const PK: &str = "pk";
+    /// DynamoDB's TTL attribute (epoch seconds): the table deletes expired items lazily.
+    pub const TTL: &str = "ttl";
+    /// Session: the user's stable id.
+    pub const UID: &str = "uid";
+    /// Session: display claims, as JSON.
+    pub const CLAIMS: &str = "claims";
+    /// Session: the sealed token set.
+    pub const TOK: &str = "tok";
+    /// Session: when the access token expires (epoch seconds).
+    pub const AT_EXP: &str = "at_exp";
+    /// Session: the access token's lifetime when issued (seconds).
+    pub const AT_LIFE: &str = "at_life";
+    /// Session or pending login: when it was created (epoch seconds).
+    pub const CREATED: &str = "created";
+    /// Session: last seen (epoch seconds).
+    pub const SEEN: &str = "seen";
+    /// Session: absolute expiry (epoch seconds).
+    pub const ABS_EXP: &str = "abs_exp";
+    /// Session: the token set's version, bumped by every refresh.
+    pub const VER: &str = "ver";
+    /// Session: until when the refresh lease is held (epoch milliseconds; 0: free).
+    pub const LEASE: &str = "lease";
+    /// Session: who holds the refresh lease (a random id per attempt).
+    pub const LEASE_OWNER: &str = "lease_owner";
+    /// Pending login: the hash of the browser binding that may consume it.
+    pub const BIND: &str = "bind";
+    /// Pending login: the sealed pending login.
+    pub const DATA: &str = "data";
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(String);
+
+impl<E: std::error::Error + 'static, R: std::fmt::Debug> From<SdkError<E, R>> for StoreError {
+    fn from(e: SdkError<E, R>) -> Self {
+        StoreError(DisplayErrorContext(&e).to_string())
+    }
+}
+
+/// The outcome of a conditional write: `Some(output)` when it was written, `None` when its condition failed
+/// (someone else got there first, or the item is gone), an error when the store itself failed.
+fn conditional<O, E, R>(out: Result<O, SdkError<E, R>>) -> Result<Option<O>, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match out {
+        Ok(o) => Ok(Some(o)),
+        Err(SdkError::ServiceError(se)) if se.err().code() == Some("ConditionalCheckFailedException") => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionStore {
+    client: Client,
+    table: String,
+}
+
+impl SessionStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn b(v: Vec<u8>) -> AttributeValue {
+    AttributeValue::B(Blob::new(v))
+}
+fn get_s(item: &Item, k: &str) -> Option<String> {
+    item.get(k)?.as_s().ok().cloned()
+}
+fn get_n(item: &Item, k: &str) -> Option<i64> {
+    item.get(k)?.as_n().ok()?.parse().ok()
+}
+fn get_b(item: &Item, k: &str) -> Option<Vec<u8>> {
+    Some(item.get(k)?.as_b().ok()?.as_ref().to_vec())
+}

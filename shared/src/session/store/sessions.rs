@@ -1,0 +1,117 @@
+//! Session items: create, read, delete, touch; and the mapping between an item and a [`Session`].
+
+use super::attr::*;
+use super::{Item, SessionStore, StoreError, b, conditional, get_b, get_n, get_s, n, s};
+use crate::session::Session;
+use crate::session::secrets::SessionKey;
+use crate::time::{UnixMillis, UnixTime};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// What a refresh writes back.
+pub struct RefreshedTokens {
+    pub sealed_tokens: Vec<u8>,
+    pub access_expires_at: UnixTime,
+    pub access_lifetime: Duration,
+}
+
+impl SessionStore {
+    pub async fn create_session(&self, session: &Session, ttl: UnixTime) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(session_item(session, ttl)))
+            .condition_expression(format!("attribute_not_exists({PK})"))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn load_session(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(key.as_str()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item.as_ref().and_then(parse_session))
+    }
+
+    pub async fn delete_session(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.client.delete_item().table_name(&self.table).key(PK, s(key.as_str())).send().await?;
+        Ok(())
+    }
+
+    /// Deletes the session only if no one has written a newer token set (a stale `invalid_grant` must not end a
+    /// session another instance just refreshed). Returns whether it was deleted.
+    pub async fn delete_session_at_version(&self, key: &SessionKey, version: i64) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(key.as_str()))
+            .condition_expression(format!("{VER} = :v"))
+            .expression_attribute_values(":v", n(version))
+            .send()
+            .await;
+        Ok(conditional(out)?.is_some())
+    }
+
+    /// Records activity: last-seen and the TTL that follows from it. Never resurrects a deleted session.
+    pub async fn touch(&self, key: &SessionKey, last_seen: UnixTime, ttl: UnixTime) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(key.as_str()))
+            .update_expression(format!("SET {SEEN} = :s, #t = :t"))
+            .condition_expression(format!("attribute_exists({PK})"))
+            .expression_attribute_names("#t", TTL)
+            .expression_attribute_values(":s", n(last_seen.secs()))
+            .expression_attribute_values(":t", n(ttl.secs()))
+            .send()
+            .await;
+        conditional(out)?;
+        Ok(())
+    }
+}
+
+fn session_item(sn: &Session, ttl: UnixTime) -> Item {
+    HashMap::from([
+        (PK.to_string(), s(sn.key.as_str())),
+        (UID.to_string(), s(&sn.user_id)),
+        (CLAIMS.to_string(), s(serde_json::Value::Object(sn.claims.clone()).to_string())),
+        (TOK.to_string(), b(sn.sealed_tokens.clone())),
+        (AT_EXP.to_string(), n(sn.access_expires_at.secs())),
+        (AT_LIFE.to_string(), n(sn.access_lifetime.as_secs() as i64)),
+        (CREATED.to_string(), n(sn.created_at.secs())),
+        (SEEN.to_string(), n(sn.last_seen.secs())),
+        (ABS_EXP.to_string(), n(sn.absolute_expires_at.secs())),
+        (VER.to_string(), n(sn.version)),
+        (LEASE.to_string(), n(sn.lease_until.millis())),
+        (TTL.to_string(), n(ttl.secs())),
+    ])
+}
+
+fn parse_session(item: &Item) -> Option<Session> {
+    let claims = match serde_json::from_str(&get_s(item, CLAIMS)?).ok()? {
+        serde_json::Value::Object(m) => m,
+        _ => return None,
+    };
+    let secs = |k: &str| get_n(item, k).map(UnixTime::from_secs);
+    Some(Session {
+        key: SessionKey::from_stored(get_s(item, PK)?),
+        user_id: get_s(item, UID)?,
+        claims,
+        sealed_tokens: get_b(item, TOK)?,
+        access_expires_at: secs(AT_EXP)?,
+        access_lifetime: Duration::from_secs(get_n(item, AT_LIFE).unwrap_or(3600).max(0) as u64),
+        created_at: secs(CREATED)?,
+        last_seen: secs(SEEN)?,
+        absolute_expires_at: secs(ABS_EXP)?,
+        version: get_n(item, VER)?,
+        lease_until: UnixMillis::from_millis(get_n(item, LEASE).unwrap_or(0)),
+    })
+}
