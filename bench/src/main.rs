@@ -10,9 +10,12 @@
 //! Throughput goes through `cargo lambda watch --release` with wrk; the concurrent-refresh scenario through four
 //! harness runtimes; sizes come from `cargo lambda build --release --arm64 --output-format zip`.
 
+mod cli;
 mod runtime;
 mod stats;
 
+use clap::Parser;
+use cli::{Cli, Section};
 use runtime::{FnProcess, Outcome, RuntimeApi, cpu_ticks};
 use serde_json::{Value, json};
 use stats::{Samples, mb, ms, ok};
@@ -30,58 +33,6 @@ const SESSION_COOKIE: &str = "__Host-bff-session";
 const READY_BUDGET_MS: f64 = 15.0;
 const RSS_BUDGET_BYTES: u64 = 40_000_000;
 const ZIP_BUDGET_BYTES: u64 = 5_000_000;
-
-struct Args {
-    sections: Vec<String>,
-    runs: usize,
-    calls: usize,
-    load: usize,
-    out: Option<PathBuf>,
-    build: bool,
-    bin_dir: Option<PathBuf>,
-}
-
-fn args() -> Args {
-    let mut a = Args { sections: vec![], runs: 20, calls: 1000, load: 1000, out: None, build: true, bin_dir: None };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut num = |name: &str| -> usize {
-            it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{name} needs a number"))
-        };
-        match arg.as_str() {
-            "--runs" => a.runs = num("--runs"),
-            "--calls" => a.calls = num("--calls"),
-            "--load" => a.load = num("--load"),
-            "--out" => a.out = Some(PathBuf::from(it.next().expect("--out needs a path"))),
-            "--no-build" => a.build = false,
-            "--bin-dir" => a.bin_dir = Some(PathBuf::from(it.next().expect("--bin-dir needs a path"))),
-            "all" => a
-                .sections
-                .extend(["cold", "memory", "proxy", "refresh", "throughput", "scale", "size"].map(String::from)),
-            "cold" | "memory" | "proxy" | "refresh" | "throughput" | "scale" | "size" => a.sections.push(arg),
-            "-h" | "--help" => {
-                println!(
-                    "usage: bench [all|cold|memory|proxy|refresh|throughput|scale|size]... \
-                     [--runs N (cold starts per function, 20)] [--calls N (proxied calls, 1000)] \
-                     [--load N (invocations per function for peak RSS, 1000)] [--out FILE] [--no-build] \
-                     [--bin-dir DIR (the function binaries; default target/release; implies --no-build)]"
-                );
-                std::process::exit(0);
-            }
-            other => panic!("unknown argument {other} (try --help)"),
-        }
-    }
-    if a.sections.is_empty() {
-        a.sections = ["cold", "memory", "proxy", "refresh", "throughput", "scale", "size"].map(String::from).to_vec();
-    }
-    a
-}
-
-impl Args {
-    fn has(&self, s: &str) -> bool {
-        self.sections.iter().any(|x| x == s)
-    }
-}
 
 fn venv_path() -> String {
     let venv = tests::repo_root().join(".venv").join("bin");
@@ -1110,7 +1061,7 @@ fn size(build: bool) -> String {
 
 #[tokio::main]
 async fn main() {
-    let args = args();
+    let args = Cli::parse();
     let started = Instant::now();
     let mut doc = String::new();
     writeln!(doc, "# Benchmark figures\n").unwrap();
@@ -1118,7 +1069,7 @@ async fn main() {
         doc,
         "Produced by `bench {}` (`make bench`). Every figure is from one run on a shared, noisy machine: compare \
          ratios and orders of magnitude, not single milliseconds.\n",
-        args.sections.join(" ")
+        args.sections().iter().map(|s| s.name()).collect::<Vec<_>>().join(" ")
     )
     .unwrap();
     writeln!(doc, "| Machine | |\n|---|---|").unwrap();
@@ -1127,9 +1078,11 @@ async fn main() {
     }
     writeln!(doc).unwrap();
 
-    let needs_stack = ["cold", "memory", "proxy", "refresh", "throughput"].iter().any(|s| args.has(s));
+    let needs_stack = [Section::Cold, Section::Memory, Section::Proxy, Section::Refresh, Section::Throughput]
+        .iter()
+        .any(|s| args.has(*s));
     let bin_dir = args.bin_dir.clone().unwrap_or_else(|| tests::repo_root().join("target").join("release"));
-    if needs_stack && args.build && args.bin_dir.is_none() {
+    if needs_stack && args.build_functions() {
         build_functions();
     }
     if args.bin_dir.is_some() {
@@ -1138,27 +1091,27 @@ async fn main() {
     let mut sections = vec![];
     if needs_stack {
         let mut ctx = Ctx::new(bin_dir).await;
-        if args.has("cold") {
+        if args.has(Section::Cold) {
             sections.push(cold(&ctx, args.runs).await);
         }
-        if args.has("memory") {
+        if args.has(Section::Memory) {
             sections.push(memory(&ctx, args.load).await);
         }
-        if args.has("proxy") {
+        if args.has(Section::Proxy) {
             sections.push(proxy(&mut ctx, args.calls).await);
         }
-        if args.has("refresh") {
+        if args.has(Section::Refresh) {
             sections.push(refresh(&ctx, 30).await);
         }
-        if args.has("throughput") {
+        if args.has(Section::Throughput) {
             sections.push(throughput(&mut ctx).await);
         }
     }
-    if args.has("scale") {
+    if args.has(Section::Scale) {
         sections.push(scale(50, 20).await);
     }
-    if args.has("size") {
-        sections.push(size(args.build));
+    if args.has(Section::Size) {
+        sections.push(size(args.build_zips()));
     }
     for s in sections {
         doc.push_str(&s);
