@@ -10,6 +10,7 @@
 //! Throughput goes through `cargo lambda watch --release` with wrk; the concurrent-refresh scenario through four
 //! harness runtimes; sizes come from `cargo lambda build --release --arm64 --output-format zip`.
 
+mod budget;
 mod cli;
 mod runtime;
 mod stats;
@@ -18,6 +19,7 @@ use clap::Parser;
 use cli::{Cli, Section};
 use runtime::{FnProcess, Outcome, RuntimeApi, cpu_ticks};
 use serde_json::{Value, json};
+use shared::cookies::SESSION as SESSION_COOKIE;
 use stats::{Samples, mb, ms, ok};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,11 +30,6 @@ use tests::{Browser, Options, TestApp, spawn_app_with};
 
 const FUNCTIONS: [&str; 6] = ["login", "callback", "session", "refresh", "logout", "proxy"];
 const CUSTOMERS: &str = "/api/domain/odata/Crm_Sales_Customers?$top=10";
-const SESSION_COOKIE: &str = "__Host-bff-session";
-
-const READY_BUDGET_MS: f64 = 15.0;
-const RSS_BUDGET_BYTES: u64 = 40_000_000;
-const ZIP_BUDGET_BYTES: u64 = 5_000_000;
 
 fn venv_path() -> String {
     let venv = tests::repo_root().join(".venv").join("bin");
@@ -279,7 +276,8 @@ async fn cold(ctx: &Ctx, runs: usize) -> String {
         "Process spawn → first `GET …/invocation/next` (**ready**: `main`, config, AWS SDK and HTTP clients built) and \
          → the first invocation's response (**first response**; the event was queued before the spawn). One \
          unreported run per function first warms the page cache. Median (min–max), ms. Budget: ready ≤ \
-         {READY_BUDGET_MS} ms.\n"
+         {} ms.\n",
+        budget::READY_MS
     )
     .unwrap();
     writeln!(out, "| Function | Event | Ready | First response | Status | Budget (ready) |").unwrap();
@@ -317,7 +315,7 @@ async fn cold(ctx: &Ctx, runs: usize) -> String {
             ready.summary(),
             first.summary(),
             statuses(&codes),
-            ok(ready.median() <= READY_BUDGET_MS)
+            ok(budget::ready_met(ready.median()))
         )
         .unwrap();
     }
@@ -351,7 +349,7 @@ async fn cold(ctx: &Ctx, runs: usize) -> String {
          directory) | (same) | {} | {} | 200×{runs} | {} |\n",
         ready.summary(),
         first.summary(),
-        ok(ready.median() <= READY_BUDGET_MS)
+        ok(budget::ready_met(ready.median()))
     )
     .unwrap();
     writeln!(
@@ -373,7 +371,7 @@ async fn memory(ctx: &Ctx, load: usize) -> String {
         "One process per function under the runtime-API harness; peak RSS is `VmHWM` from `/proc/<pid>/status` \
          after the load. Duration is the function's own time per invocation (event handed out → response \
          received), as Lambda bills it. Budget: peak RSS ≤ {} MB.\n",
-        RSS_BUDGET_BYTES / 1_000_000
+        budget::in_mb(budget::RSS_BYTES)
     )
     .unwrap();
     writeln!(out, "| Function | Event | Peak RSS (MB) | RSS after (MB) | Duration p50 / p99 (ms) | Status | Budget |")
@@ -402,7 +400,7 @@ async fn memory(ctx: &Ctx, load: usize) -> String {
             ms(d.median()),
             ms(d.pct(99.0)),
             statuses(&codes),
-            ok(hwm * 1024 <= RSS_BUDGET_BYTES)
+            ok(budget::rss_met(hwm * 1024))
         )
         .unwrap();
     }
@@ -889,8 +887,8 @@ async fn throughput(ctx: &mut Ctx) -> String {
         out,
         "\nPeak RSS of that proxy process after the 5 MB responses: **{} MB** (budget {} MB: {}).\n",
         mb(hwm * 1024),
-        RSS_BUDGET_BYTES / 1_000_000,
-        ok(hwm * 1024 <= RSS_BUDGET_BYTES)
+        budget::in_mb(budget::RSS_BYTES),
+        ok(budget::rss_met(hwm * 1024))
     )
     .unwrap();
     drop(p);
@@ -1036,7 +1034,7 @@ fn size(build: bool) -> String {
         "`cargo lambda build --release --arm64 --output-format zip -p <each function>` (release profile: `strip = \
          true`). `bootstrap` = target/aarch64-unknown-linux-gnu/release/<fn>; zip = target/lambda/<fn>/bootstrap.zip. \
          x86_64 binary for comparison. MB = 10^6 bytes. Budget: zip ≤ {} MB.\n",
-        ZIP_BUDGET_BYTES / 1_000_000
+        budget::in_mb(budget::ZIP_BYTES)
     )
     .unwrap();
     writeln!(out, "| Function | arm64 bootstrap (MB) | arm64 zip (MB) | x86_64 binary (MB) | Budget |").unwrap();
@@ -1052,7 +1050,7 @@ fn size(build: bool) -> String {
             show(bin),
             show(zip),
             show(x86),
-            zip.map(|z| ok(z <= ZIP_BUDGET_BYTES)).unwrap_or("–")
+            zip.map(|z| ok(budget::zip_met(z))).unwrap_or("–")
         )
         .unwrap();
     }
