@@ -87,3 +87,53 @@ impl Cli {
         !self.no_build
     }
 }
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied())).expect("parses")
+    }
+
+    #[test]
+    fn the_parser_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_section_or_all_is_every_section_with_the_old_defaults() {
+        let every = ["cold", "memory", "proxy", "refresh", "throughput", "scale", "size"];
+        for args in [&[][..], &["all"], &["size", "all"]] {
+            let cli = parse(args);
+            assert_eq!(cli.sections().iter().map(|s| s.name()).collect::<Vec<_>>(), every);
+            assert_eq!((cli.runs, cli.calls, cli.load), (20, 1000, 1000));
+            assert!(cli.build_functions() && cli.build_zips() && cli.out.is_none());
+        }
+    }
+
+    #[test]
+    fn sections_run_once_in_the_reports_order() {
+        let cli = parse(&["size", "cold", "size", "--runs", "3", "--load", "50", "--calls", "7"]);
+        assert_eq!(cli.sections(), [Section::Cold, Section::Size]);
+        assert!(cli.has(Section::Cold) && !cli.has(Section::Memory));
+        assert_eq!((cli.runs, cli.calls, cli.load), (3, 7, 50));
+    }
+
+    #[test]
+    fn bin_dir_skips_the_functions_build_only_and_no_build_skips_both() {
+        let cli = parse(&["cold", "--bin-dir", "target/old/release", "--out", "r.md"]);
+        assert_eq!(cli.bin_dir.as_deref(), Some(std::path::Path::new("target/old/release")));
+        assert!(!cli.build_functions() && cli.build_zips());
+        let cli = parse(&["--no-build"]);
+        assert!(!cli.build_functions() && !cli.build_zips());
+    }
+
+    #[test]
+    fn unknown_sections_and_flags_are_refused() {
+        for args in [&["colds"][..], &["--runs"], &["--runs", "x"], &["--fast"]] {
+            assert!(Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied())).is_err(), "{args:?}");
+        }
+    }
+}

@@ -7,7 +7,7 @@ pub mod refresh;
 pub mod scale;
 pub mod size;
 pub mod throughput;
-mod wrk;
+pub mod wrk;
 
 use std::collections::BTreeMap;
 

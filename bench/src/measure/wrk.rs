@@ -118,3 +118,18 @@ pub async fn sequential(url: &str, cookie: &str, n: usize) -> (Samples, BTreeMap
     }
     (lat, codes)
 }
+
+#[cfg(test)]
+mod unit_tests {
+    #[test]
+    fn reads_wrks_summary_and_errors() {
+        let out = "Running 10s test @ http://127.0.0.1:1/api\n  1 threads and 4 connections\n  Latency Distribution\n     \
+                   50%    4.10ms\n     75%    5.00ms\n     90%    6.00ms\n     99%   12.30ms\n  7975 requests in 10.00s, \
+                   4.1MB read\n  Socket errors: connect 0, read 0, write 0, timeout 2\n  Non-2xx or 3xx responses: 3\n\
+                   non-200: 502 {\"title\":\"x\"}\nnon-200: 502 {}\nRequests/sec:    797.43\nTransfer/sec:    420KB\n";
+        let w = super::parse(out).expect("parsed");
+        assert_eq!((w.rps, w.p50.as_str(), w.p99.as_str(), w.requests), (797.43, "4.10ms", "12.30ms", 7975));
+        assert_eq!(w.errors, "3 non-2xx (e.g. 502); socket errors: connect 0, read 0, write 0, timeout 2");
+        assert!(super::parse("connection refused").is_none());
+    }
+}

@@ -8,6 +8,9 @@ mod scale;
 mod size;
 mod throughput;
 
+#[cfg(test)]
+mod layout_tests;
+
 use crate::counters::DdbCounts;
 use crate::measure::Measured;
 use crate::stats;
