@@ -21,11 +21,14 @@ pub fn render(out: &mut String, c: &Cold) -> fmt::Result {
     for r in &c.rows {
         row(out, r.function, r.event, r)?;
     }
+    let Some(bundle_only) = &c.bundle_only else {
+        return Ok(());
+    };
     row(
         out,
         "proxy, roots from the bundle file only (`SSL_CERT_FILE`=the bundle, `SSL_CERT_DIR`=an empty directory)",
         "(same)",
-        &c.bundle_only,
+        bundle_only,
     )?;
     writeln!(out)?;
     writeln!(

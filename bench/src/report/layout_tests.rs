@@ -50,7 +50,7 @@ fn every_section() -> Vec<Measured> {
         Some(Wrk { rps: 800.0, p50, p99, requests: 8000, errors })
     };
     vec![
-        Measured::Cold(cold::Cold { runs: 3, rows: vec![cold_row("login")], bundle_only: cold_row("proxy") }),
+        Measured::Cold(cold::Cold { runs: 3, rows: vec![cold_row("login")], bundle_only: Some(cold_row("proxy")) }),
         Measured::Memory(memory::Memory {
             load: 50,
             rows: vec![memory::MemoryRow {
