@@ -1,6 +1,6 @@
 //! The local stack every runtime-harness section measures against, and starting a function process under it.
 
-use crate::functions::{CUSTOMERS, event};
+use crate::functions::{CUSTOMERS, FUNCTIONS, event};
 use crate::runtime::{FnProcess, RuntimeApi};
 use serde_json::Value;
 use shared::cookies::SESSION;
@@ -59,6 +59,11 @@ impl Ctx {
 
     pub fn binary(&self, name: &str) -> PathBuf {
         self.bin_dir.join(name)
+    }
+
+    /// The functions whose binary is in the binaries' directory (`--bin-dir` may hold only some).
+    pub fn present_functions(&self) -> impl Iterator<Item = &'static str> + use<'_> {
+        FUNCTIONS.into_iter().filter(|f| self.binary(f).exists())
     }
 
     pub fn log(&self, name: &str) -> PathBuf {

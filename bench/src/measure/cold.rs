@@ -1,7 +1,6 @@
 //! Cold start of each function: process spawn → ready (first `next` poll) → first response.
 
 use super::Statuses;
-use crate::functions::FUNCTIONS;
 use crate::runtime::{FnProcess, Outcome, RuntimeApi};
 use crate::stack::Ctx;
 use crate::stats::Samples;
@@ -27,10 +26,7 @@ pub struct ColdRow {
 
 pub async fn run(ctx: &Ctx, runs: usize) -> Cold {
     let mut rows = vec![];
-    for name in FUNCTIONS {
-        if !ctx.binary(name).exists() {
-            continue;
-        }
+    for name in ctx.present_functions() {
         eprintln!("bench: cold start of {name}");
         let (ev, what) = ctx.load_event(name);
         rows.push(starts(ctx, name, what, &ev, &ctx.env_direct, runs).await);

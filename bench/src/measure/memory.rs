@@ -1,7 +1,6 @@
 //! Peak memory and warm latency of each function over a sequential load.
 
 use super::Statuses;
-use crate::functions::FUNCTIONS;
 use crate::stack::Ctx;
 use crate::stats::Samples;
 
@@ -25,10 +24,7 @@ pub struct MemoryRow {
 
 pub async fn run(ctx: &Ctx, load: usize) -> Memory {
     let mut rows = vec![];
-    for name in FUNCTIONS {
-        if !ctx.binary(name).exists() {
-            continue;
-        }
+    for name in ctx.present_functions() {
         eprintln!("bench: {load} invocations of {name}");
         let (ev, what) = ctx.load_event(name);
         let p = ctx.start(name, &ctx.env_direct).await;

@@ -97,7 +97,7 @@ fn ddb_ops(ddb: &DdbCounts, per: usize) -> String {
         .join(", ")
 }
 
-/// `p50 / p99`-style cells of a latency row: p50, p99, min–max.
+/// A latency row's three cells: p50, p99 and min–max.
 fn p50_p99_range(s: &stats::Samples) -> String {
     use stats::ms;
     format!("{} | {} | {}–{}", ms(s.median()), ms(s.pct(99.0)), ms(s.min()), ms(s.max()))
