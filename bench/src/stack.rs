@@ -3,7 +3,7 @@
 use crate::functions::{CUSTOMERS, FUNCTIONS, event};
 use crate::runtime::{FnProcess, RuntimeApi};
 use serde_json::Value;
-use shared::cookies::SESSION;
+use shared::http::cookies::SESSION;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tests::{Browser, Options, TestApp, spawn_app_with};

@@ -80,7 +80,9 @@ pub async fn run() -> Scale {
         .session_items()
         .await
         .iter()
-        .filter_map(|i| i.get("ver").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()))
+        .filter_map(|i| {
+            i.get(shared::session::store::attr::VER).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+        })
         .collect();
     let at_v2 = versions.iter().filter(|v| **v == 2).count();
     let (calls, versions) = (calls.len(), versions.len());
