@@ -816,15 +816,9 @@ async fn throughput(ctx: &mut Ctx) -> String {
     let env_file = ctx.logs.join("watch.env");
     std::fs::write(&env_file, ctx.env_direct.iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>()).unwrap();
     eprintln!("bench: cargo lambda watch --release on port {port}");
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(tests::repo_root())
-        .env("PATH", venv_path())
-        .args(["lambda", "watch", "--release", "--ignore-changes", "--disable-cors", "-A", "127.0.0.1", "-P"])
-        .arg(port.to_string())
-        .arg("--env-file")
-        .arg(&env_file)
-        .args(["--concurrency", "1"]);
-    let watch = tests::Proc::spawn("cargo lambda watch --release", cmd, &ctx.logs.join("watch.log"));
+    let watch = xtask::stack::Watch { release: true, ..xtask::stack::Watch::new(port, env_file) }
+        .spawn(&ctx.logs.join("watch.log"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let origin = format!("http://127.0.0.1:{port}");
     let url = format!("{origin}{CUSTOMERS}");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).build().unwrap();
