@@ -815,7 +815,7 @@ async fn throughput(ctx: &mut Ctx) -> String {
     let port = tests::free_port();
     let env_file = ctx.logs.join("watch.env");
     std::fs::write(&env_file, ctx.env_direct.iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>()).unwrap();
-    eprintln!("bench: cargo lambda watch --release on port {port}");
+    eprintln!("bench: the release build under cargo lambda, port {port}");
     let watch = xtask::stack::Watch { release: true, ..xtask::stack::Watch::new(port, env_file) }
         .spawn(&ctx.logs.join("watch.log"))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -829,10 +829,7 @@ async fn throughput(ctx: &mut Ctx) -> String {
             matches!(http.get(u).header("x-csrf", "1").header("cookie", cookie).send().await, Ok(r) if r.status() == 200)
         }
     };
-    tests::wait_until("cargo lambda watch --release to serve the proxy", Duration::from_secs(600), || {
-        probe(url.clone())
-    })
-    .await;
+    tests::wait_until("the release build to serve the proxy", Duration::from_secs(600), || probe(url.clone())).await;
     for _ in 0..20 {
         probe(url.clone()).await;
     }

@@ -204,7 +204,7 @@ fn random_hex() -> String {
 }
 
 const DEV_PORTS: [(u16, &str); 4] =
-    [(8000, "DynamoDB Local"), (5005, "the ERP.net emulator"), (9000, "cargo lambda watch"), (5173, "Vite")];
+    [(8000, "DynamoDB Local"), (5005, "the ERP.net emulator"), (9000, "the BFF functions"), (5173, "Vite")];
 
 async fn dev(signals: &mut Signals) -> Result<ExitCode, String> {
     for (port, what) in DEV_PORTS {

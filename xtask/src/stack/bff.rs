@@ -89,7 +89,7 @@ impl Watch {
             .arg("--env-file")
             .arg(&self.env_file)
             .args(["--concurrency", &self.concurrency.to_string()]);
-        let name = if self.release { "cargo lambda watch --release" } else { "cargo lambda watch" };
+        let name = if self.release { "the BFF functions (release build)" } else { "the BFF functions" };
         Proc::spawn(name, cmd, log)
     }
 
@@ -105,6 +105,5 @@ impl Watch {
 pub async fn wait_serving(proc: &mut Proc, port: u16, timeout: Duration) -> Result<(), String> {
     let probe = format!("http://localhost:{port}/auth/session");
     let client = probe_client();
-    wait_ready(proc, "cargo lambda watch to serve /auth/session", timeout, || http_status_is(&client, &probe, 200))
-        .await
+    wait_ready(proc, "the functions to serve /auth/session", timeout, || http_status_is(&client, &probe, 200)).await
 }
