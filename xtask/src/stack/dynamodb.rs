@@ -90,7 +90,9 @@ impl DynamoLocal {
     /// Stops it if running and starts it again on the same port (an on-disk one keeps its data).
     pub async fn restart(&mut self) {
         self.stop();
-        self.spawn().and(Ok(())).unwrap_or_else(|e: String| panic!("{e}"));
+        if let Err(e) = self.spawn() {
+            panic!("{e}");
+        }
         self.wait().await.unwrap_or_else(|e| panic!("{e}"));
     }
 }
