@@ -11,21 +11,23 @@ export SAM_CLI_TELEMETRY := 0
 .PHONY: dev test setup unit integration lint clean e2e e2e-run e2e-setup check-template sam-build schemathesis soak bench fuzz
 
 ## make dev: emulator, DynamoDB Local, the functions under cargo lambda, the example SPA; Ctrl-C stops all.
+# The local stack is defined once, in xtask/src/stack/ (see infra/README.md).
 dev: setup
 	cargo build --workspace --bins
-	bash infra/dev.sh
+	cargo xtask dev
 
 ## make test: unit tests, then the integration tests against the real local stack, then the browser tests.
 test: setup lint check-template e2e-setup
 	cargo build --workspace --all-targets
-	bash infra/with-dynamodb.sh bash -c 'cargo nextest run --workspace && $(MAKE) --no-print-directory e2e-run && bash infra/with-stack.sh bash infra/schemathesis.sh'
+	cargo xtask with-dynamodb -- bash -c 'cargo nextest run --workspace && $(MAKE) --no-print-directory e2e-run && cargo xtask with-stack -- bash infra/schemathesis.sh'
 
 ## make e2e: only the browser end-to-end tests (Debian's Chromium + playwright-core, tests/e2e/).
 e2e: setup e2e-setup
 	cargo build --workspace --bins
-	bash infra/with-dynamodb.sh $(MAKE) --no-print-directory e2e-run
+	cargo xtask with-dynamodb -- $(MAKE) --no-print-directory e2e-run
 
 # The browser tests themselves; DynamoDB Local must be up (BFF_TEST_DYNAMODB), as the two targets above arrange.
+# tests/e2e/harness.mjs starts each stack with `cargo xtask stack --json --spa`.
 e2e-run:
 	cd tests/e2e && npm test
 
@@ -57,18 +59,18 @@ sam-build: setup
 ## make schemathesis: property-based tests of a fresh local stack against openapi.yaml.
 schemathesis: setup
 	cargo build --workspace --bins
-	bash infra/with-stack.sh bash infra/schemathesis.sh
+	cargo xtask with-stack -- bash infra/schemathesis.sh
 
 ## make soak: several runtimes, hundreds of sessions, minutes of calls, faults (SOAK_* env: see tests/examples/soak.rs).
 soak: setup
 	cargo build --workspace --bins --examples
-	bash infra/with-dynamodb.sh cargo run -q -p tests --example soak
+	cargo xtask with-dynamodb -- cargo run -q -p tests --example soak
 
 ## make bench: the benchmark suite; figures as in BENCHMARKS.md, report in target/bench/report.md.
 bench: setup
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || echo "wrk is missing: sudo apt-get install -y wrk" >&2
 	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
-	bash infra/with-dynamodb.sh cargo run --release -p bench -- all --out target/bench/report.md
+	cargo xtask with-dynamodb -- cargo run --release -p bench -- all --out target/bench/report.md
 
 ## make fuzz: cargo fuzz on the four parsers, FUZZ_SECONDS each (default 180); not part of CI.
 fuzz:

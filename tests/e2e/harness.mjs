@@ -1,16 +1,15 @@
-// Harness for the browser end-to-end tests: starts a private stack on free ports — the ERP.net emulator on
-// 127.0.0.1, the BFF functions under `cargo lambda watch`, the example SPA under Vite on `localhost` (so the sign-in
-// crosses sites as in production) — against the DynamoDB Local that `infra/with-dynamodb.sh` started
-// (BFF_TEST_DYNAMODB), with a table of its own. Every child runs in its own process group, tracked by PID, and is
-// stopped (TERM, then KILL) at the end — also when a test fails or the run is interrupted.
+// Harness for the browser end-to-end tests. The stack is the project's one definition of it (xtask/src/stack/):
+// `cargo xtask stack --json --spa` starts a private one on free ports — the ERP.net emulator on 127.0.0.1, the BFF
+// functions under `cargo lambda watch`, the example SPA under Vite on `localhost` (so the sign-in crosses sites as in
+// production) — against the DynamoDB Local that `cargo xtask with-dynamodb` started (BFF_TEST_DYNAMODB), with a
+// table of its own, and prints one JSON line describing it. It runs in its own process group until its stdin closes
+// or it gets SIGTERM, and then stops everything it started (TERM, then KILL, per process group).
 //
 // The browser is Debian's Chromium (/usr/bin/chromium, or CHROMIUM_PATH) driven by playwright-core; nothing is
 // downloaded. Playwright starts it with a fresh, temporary user-data-dir.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,7 +19,6 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const SCREENSHOTS = path.join(ROOT, 'tests', 'e2e', 'screenshots');
 const LOGS = path.join(ROOT, 'target', 'test-logs');
 
-export const CLIENT_ID = 'my.trusted.app/first';
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const CHROMIUM_FLAGS = [
   '--no-sandbox',
@@ -58,11 +56,11 @@ export async function waitFor(what, check, { timeoutMs = 30_000, onTimeout } = {
   }
 }
 
-// ---- child processes
+// ---- the stack
 
 const live = new Set();
 
-function killGroup(pid, signal) {
+function signalGroup(pid, signal) {
   try {
     process.kill(-pid, signal);
   } catch {
@@ -70,126 +68,101 @@ function killGroup(pid, signal) {
   }
 }
 
-// Safety net: whatever happens to this process, its children's process groups die with it.
+// Safety net: whatever happens to this process, the stacks stop (SIGTERM lets xtask stop its services; so does
+// its stdin closing when this process dies).
 process.on('exit', () => {
-  for (const p of live) killGroup(p.pid, 'SIGKILL');
+  for (const s of live) signalGroup(s.pid, 'SIGTERM');
 });
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.once(sig, () => {
-    for (const p of live) killGroup(p.pid, 'SIGKILL');
+    for (const s of live) signalGroup(s.pid, 'SIGTERM');
     process.exit(130);
   });
 }
 
-/** A child in its own process group, its output in a log file. */
-export class Proc {
-  constructor(name, cmd, args, { cwd = ROOT, env = process.env, log }) {
-    this.name = name;
-    this.log = log;
-    const fd = fs.openSync(log, 'w');
-    this.child = spawn(cmd, args, { cwd, env, stdio: ['ignore', fd, fd], detached: true });
-    fs.closeSync(fd);
-    this.pid = this.child.pid;
-    this.exitCode = null;
-    this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => {
-        this.exitCode = code ?? signal ?? 'exited';
-        live.delete(this);
-        resolve();
-      });
-      this.child.once('error', (e) => {
-        this.exitCode = `spawn error: ${e.message}`;
-        live.delete(this);
-        resolve();
-      });
-    });
-    if (this.pid) live.add(this);
-  }
-
-  /** The end of its log, for error messages. */
-  tail(lines = 25) {
-    try {
-      return fs.readFileSync(this.log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-    } catch {
-      return '';
-    }
-  }
-
-  /** Throws if the process has already ended (it should be serving). */
-  assertRunning() {
-    if (this.exitCode !== null) {
-      throw new Error(`${this.name} stopped (${this.exitCode}); log ${this.log}:\n${this.tail()}`);
-    }
-  }
-
-  async stop() {
-    if (!this.pid || this.exitCode !== null) return;
-    killGroup(this.pid, 'SIGTERM');
-    const timer = new Promise((r) => setTimeout(r, 5000));
-    await Promise.race([this.exited, timer]);
-    killGroup(this.pid, 'SIGKILL'); // the group may hold grandchildren even when the leader is gone
-    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000))]);
-  }
-}
-
-/** Free TCP ports on 127.0.0.1, all different. */
-async function freePorts(n) {
-  const servers = [];
+function tail(file, lines = 25) {
   try {
-    for (let i = 0; i < n; i++) {
-      const s = net.createServer();
-      await new Promise((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', resolve);
-      });
-      servers.push(s);
-    }
-    return servers.map((s) => s.address().port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
   }
 }
-
-async function status(url, init) {
-  const res = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(10_000) });
-  await res.arrayBuffer();
-  return res.status;
-}
-
-// ---- the stack
 
 /**
- * Starts emulator + BFF + SPA for one test run. `accessTokenTtl` is the emulator's access-token lifetime (seconds).
- * Returns handles and helpers; `stop()` ends everything (call it in an `after` hook).
+ * Starts emulator + BFF + SPA for one test run (`cargo xtask stack`). `accessTokenTtl` is the emulator's
+ * access-token lifetime (seconds). Returns handles and helpers; `stop()` ends everything (call it in an `after` hook).
  */
 export async function startStack({ accessTokenTtl = 3600 } = {}) {
   const dynamodb = process.env.BFF_TEST_DYNAMODB;
   if (!dynamodb) {
     throw new Error(
       'BFF_TEST_DYNAMODB is not set: DynamoDB Local must be running. Run `make e2e` (or the tests under ' +
-        '`bash infra/with-dynamodb.sh ...`).',
+        '`cargo xtask with-dynamodb -- ...`).',
     );
   }
   fs.mkdirSync(LOGS, { recursive: true });
-  const id = `e2e-${process.pid}-${Date.now().toString(36)}`;
-  const [emuPort, bffPort, spaPort] = await freePorts(3);
-  const origin = `http://localhost:${spaPort}`; // the app: SPA and BFF on one origin
-  const emulatorOrigin = `http://127.0.0.1:${emuPort}`; // ERP.net: another site
-  const secret = `e2e-${randomBytes(12).toString('hex')}`;
-  const table = `sessions-${id}`;
-  const procs = [];
+  const log = path.join(LOGS, `e2e-stack-${process.pid}-${Date.now().toString(36)}.log`);
+  const fd = fs.openSync(log, 'w');
+  const child = spawn(
+    'cargo',
+    ['xtask', 'stack', '--json', '--spa', '--access-token-ttl', String(accessTokenTtl)],
+    { cwd: ROOT, stdio: ['pipe', 'pipe', fd], detached: true },
+  );
+  fs.closeSync(fd);
+  live.add(child);
+  let exitCode = null;
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitCode = code ?? signal ?? 'exited';
+      live.delete(child);
+      resolve();
+    });
+    child.once('error', (e) => {
+      exitCode = `spawn error: ${e.message}`;
+      live.delete(child);
+      resolve();
+    });
+  });
 
-  const stack = {
-    id,
+  async function stop() {
+    if (exitCode !== null) return;
+    child.stdin.end();
+    signalGroup(child.pid, 'SIGTERM');
+    const timer = (ms) => new Promise((r) => setTimeout(r, ms));
+    await Promise.race([exited, timer(20_000)]);
+    if (exitCode === null) signalGroup(child.pid, 'SIGKILL');
+    await Promise.race([exited, timer(2_000)]);
+  }
+
+  let out = '';
+  let info = null;
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+    const line = out.split('\n').find((l) => l.startsWith('{'));
+    if (!info && line) info = JSON.parse(line);
+  });
+  try {
+    // The first call of each function builds/starts it: give it time.
+    await waitFor('cargo xtask stack to describe the stack', () => {
+      if (exitCode !== null) throw new Error(`cargo xtask stack stopped (${exitCode}); log ${log}:\n${tail(log)}`);
+      return info;
+    }, { timeoutMs: 300_000, onTimeout: () => `log ${log}:\n${tail(log)}` });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const { origin, emulatorOrigin, table } = info;
+
+  return {
     origin,
     emulatorOrigin,
     dynamodb,
     table,
-    procs,
+    info,
+    log,
     url: (p) => origin + p,
-    async stop() {
-      await Promise.all(procs.map((p) => p.stop()));
-    },
+    stop,
     /** The emulator's counters (`token.refresh_token`, `endSession`, …). */
     async stats() {
       const res = await fetch(`${emulatorOrigin}/__emulator/stats`);
@@ -218,80 +191,6 @@ export async function startStack({ accessTokenTtl = 3600 } = {}) {
       return keys.length;
     },
   };
-
-  try {
-    // The table, from template.yaml's definition.
-    const created = spawnSync('cargo', ['xtask', 'create-table', '--endpoint', dynamodb, '--name', table], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    if (created.status !== 0) {
-      throw new Error(`cargo xtask create-table failed:\n${created.stdout}\n${created.stderr}`);
-    }
-
-    const emulator = new Proc('ERP.net emulator', process.execPath, ['infra/emulator/server.js'], {
-      log: path.join(LOGS, `${id}-emulator.log`),
-      env: {
-        ...process.env,
-        EMULATOR_HOST: '127.0.0.1',
-        EMULATOR_PORT: String(emuPort),
-        EMULATOR_CLIENT_ID: CLIENT_ID,
-        EMULATOR_CLIENT_SECRET: secret,
-        EMULATOR_REDIRECT_URIS: `${origin}/auth/callback`,
-        EMULATOR_POST_LOGOUT_URIS: `${origin}/`,
-        EMULATOR_ACCESS_TOKEN_TTL: String(accessTokenTtl),
-      },
-    });
-    procs.push(emulator);
-
-    const envFile = path.join(LOGS, `${id}-bff.env`);
-    const bffEnv = {
-      ERPNET_URL: emulatorOrigin,
-      CLIENT_ID,
-      CLIENT_SECRET: secret,
-      PUBLIC_ORIGIN: origin,
-      SESSION_TABLE: table,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamodb,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_REGION: 'eu-west-1',
-      RUST_LOG: 'info',
-    };
-    fs.writeFileSync(envFile, Object.entries(bffEnv).map(([k, v]) => `${k}=${v}\n`).join(''));
-    const venvBin = path.join(ROOT, '.venv', 'bin');
-    const bff = new Proc(
-      'cargo lambda watch',
-      'cargo',
-      ['lambda', 'watch', '--ignore-changes', '--disable-cors', '-A', '127.0.0.1', '-P', String(bffPort), '--env-file', envFile],
-      { log: path.join(LOGS, `${id}-bff.log`), env: { ...process.env, PATH: `${venvBin}:${process.env.PATH}` } },
-    );
-    procs.push(bff);
-
-    const spaDir = path.join(ROOT, 'examples', 'spa');
-    const vite = new Proc('Vite (example SPA)', process.execPath, [path.join(spaDir, 'node_modules', 'vite', 'bin', 'vite.js')], {
-      cwd: spaDir,
-      log: path.join(LOGS, `${id}-spa.log`),
-      env: { ...process.env, SPA_PORT: String(spaPort), BFF_TARGET: `http://127.0.0.1:${bffPort}` },
-    });
-    procs.push(vite);
-
-    const ready = (proc, url, init, { timeoutMs, want = 200 }) =>
-      waitFor(`${proc.name} at ${url}`, async () => {
-        proc.assertRunning();
-        return (await status(url, init)) === want;
-      }, { timeoutMs, onTimeout: () => `log ${proc.log}:\n${proc.tail()}` });
-
-    await ready(emulator, `${emulatorOrigin}/__emulator/health`, {}, { timeoutMs: 30_000 });
-    // The first call of each function builds/starts it (`cargo run`): give it time.
-    await ready(bff, `http://127.0.0.1:${bffPort}/auth/session`, { headers: { 'X-CSRF': '1' } }, { timeoutMs: 180_000 });
-    await ready(vite, `${origin}/`, {}, { timeoutMs: 60_000 });
-    // And the BFF through the SPA's origin (Vite's proxy), as the browser will call it.
-    await ready(vite, `${origin}/auth/session`, { headers: { 'X-CSRF': '1' } }, { timeoutMs: 30_000 });
-    return stack;
-  } catch (e) {
-    await stack.stop();
-    throw e;
-  }
 }
 
 /** One DynamoDB Local API call (it checks no signature, but wants the header's shape). */

@@ -1,4 +1,7 @@
-//! Project automation shared by `cargo xtask` and the tests.
+//! Project automation shared by `cargo xtask`, the tests and the benchmarks: the local stack ([`stack`]), the
+//! sessions table from template.yaml, and the drift checks between Cargo.toml, template.yaml and openapi.yaml.
+
+pub mod stack;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{

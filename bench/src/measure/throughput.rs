@@ -1,13 +1,12 @@
 //! Throughput of one instance (wrk → `cargo lambda watch --release` → proxy), and latency against response size.
 
 use super::wrk::{self, Wrk};
-use crate::functions::{CUSTOMERS, venv_path};
+use crate::functions::CUSTOMERS;
 use crate::stack::Ctx;
 use crate::stats::Samples;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::process::Command;
 use std::time::Duration;
 
 /// wrk's connection counts.
@@ -79,19 +78,13 @@ async fn start_release_watch(ctx: &Ctx) -> (tests::Proc, String) {
     let port = tests::free_port();
     let env_file = ctx.logs.join("watch.env");
     std::fs::write(&env_file, ctx.env_direct.iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>()).unwrap();
-    eprintln!("bench: cargo lambda watch --release on port {port}");
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(tests::repo_root())
-        .env("PATH", venv_path())
-        .args(["lambda", "watch", "--release", "--ignore-changes", "--disable-cors", "-A", "127.0.0.1", "-P"])
-        .arg(port.to_string())
-        .arg("--env-file")
-        .arg(&env_file)
-        .args(["--concurrency", "1"]);
-    let watch = tests::Proc::spawn("cargo lambda watch --release", cmd, &ctx.logs.join("watch.log"));
+    eprintln!("bench: the release build under cargo lambda, port {port}");
+    let watch = xtask::stack::Watch { release: true, ..xtask::stack::Watch::new(port, env_file) }
+        .spawn(&ctx.logs.join("watch.log"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let origin = format!("http://127.0.0.1:{port}");
     let probe = prober(ctx, &format!("{origin}{CUSTOMERS}"));
-    tests::wait_until("cargo lambda watch --release to serve the proxy", Duration::from_secs(600), &probe).await;
+    tests::wait_until("the release build to serve the proxy", Duration::from_secs(600), &probe).await;
     (watch, origin)
 }
 

@@ -2,6 +2,7 @@
 //! proxied OData calls → logout; and the first unhappy paths.
 
 use reqwest::Method;
+use shared::http::cookies::SESSION;
 use tests::{Browser, CLIENT_ID, spawn_app};
 use url::Url;
 
@@ -57,13 +58,13 @@ async fn sign_in_proxy_and_sign_out() {
     assert_eq!(r.status, 302, "{}", r.text());
     assert_eq!(r.location(), Some("/customers?tab=1"));
     let session_cookie =
-        r.set_cookies().into_iter().find(|c| c.starts_with("__Host-bff-session=")).expect("session cookie");
+        r.set_cookies().into_iter().find(|c| c.starts_with(&format!("{SESSION}="))).expect("session cookie");
     let attrs = cookie_attrs(&session_cookie);
     for flag in ["secure", "httponly", "samesite=strict", "path=/"] {
         assert!(attrs.contains(&flag.to_string()), "session cookie lacks {flag}: {session_cookie}");
     }
     assert!(!attrs.iter().any(|a| a.starts_with("domain")));
-    let cookie_value = b.cookie("localhost", "__Host-bff-session").unwrap();
+    let cookie_value = b.cookie("localhost", SESSION).unwrap();
     assert_eq!(cookie_value.len(), 43, "256-bit base64url secret");
 
     // The code was exchanged with client_secret_post.
@@ -126,7 +127,7 @@ async fn sign_in_proxy_and_sign_out() {
     assert_eq!(end.path(), "/id/connect/endsession");
     assert!(param(&end, "id_token_hint").is_some_and(|t| t.split('.').count() == 3));
     assert_eq!(param(&end, "post_logout_redirect_uri"), Some(app.url("/")));
-    assert!(r.set_cookies().iter().any(|c| c.starts_with("__Host-bff-session=;")));
+    assert!(r.set_cookies().iter().any(|c| c.starts_with(&format!("{SESSION}=;"))));
     let r = b.get(end.as_str()).await;
     assert_eq!(r.status / 100, 3, "end-session should redirect back: {}", r.text());
     assert_eq!(r.location(), Some(app.url("/").as_str()));
@@ -272,8 +273,8 @@ async fn unhappy_paths_fail_cleanly() {
     assert_eq!(r.status, 401);
     assert_eq!(r.problem_code(), "not_authenticated");
     // A session cookie that leads nowhere.
-    c.set_cookie("localhost", "__Host-bff-session", &"B".repeat(43));
+    c.set_cookie("localhost", SESSION, &"B".repeat(43));
     let r = app.api(&mut c, Method::GET, "/api/domain/odata/Crm_Sales_Customers", None, &[]).await;
     assert_eq!(r.problem_code(), "session_expired");
-    assert!(r.set_cookies().iter().any(|s| s.starts_with("__Host-bff-session=;")));
+    assert!(r.set_cookies().iter().any(|s| s.starts_with(&format!("{SESSION}=;"))));
 }

@@ -2,6 +2,7 @@
 //! headers, cookies and bodies. For every case: never a 5xx, the documented status and problem+json `code`, and the
 //! live session of the same browser is unchanged afterwards.
 
+use shared::http::cookies::SESSION;
 use tests::{Browser, spawn_app};
 
 /// What a case must answer.
@@ -39,7 +40,7 @@ const API: &str = "/api/domain/odata/Crm_Sales_Customers";
 
 fn cases(origin: &str, session: &str, sid: &str) -> Vec<Case> {
     let big = "x".repeat(10 * 1024);
-    let real = format!("__Host-bff-session={session}");
+    let real = format!("{SESSION}={session}");
     // The login cookie the callback looks for when state=b.
     let login = shared::http::cookies::login_name("b");
     let mut c = vec![
@@ -114,35 +115,35 @@ fn cases(origin: &str, session: &str, sid: &str) -> Vec<Case> {
             "session duplicate session cookies",
             "GET",
             "/auth/session",
-            &[CSRF, ("Cookie", &format!("{real}; __Host-bff-session={}", "A".repeat(43)))],
+            &[CSRF, ("Cookie", &format!("{real}; {SESSION}={}", "A".repeat(43)))],
             Problem(400, "invalid_request"),
         ),
         case(
             "session cookie 10 KB",
             "GET",
             "/auth/session",
-            &[CSRF, ("Cookie", &format!("__Host-bff-session={big}"))],
+            &[CSRF, ("Cookie", &format!("{SESSION}={big}"))],
             Status(&[200]),
         ),
         case(
             "session cookie traversal",
             "GET",
             "/auth/session",
-            &[CSRF, ("Cookie", "__Host-bff-session=../../../../etc/passwd")],
+            &[CSRF, ("Cookie", &format!("{SESSION}=../../../../etc/passwd"))],
             Status(&[200]),
         ),
         case(
             "session cookie look-alike",
             "GET",
             "/auth/session",
-            &[CSRF, ("Cookie", &format!("__Host-bff-session={}", session.replace('A', "Α")))],
+            &[CSRF, ("Cookie", &format!("{SESSION}={}", session.replace('A', "Α")))],
             Status(&[200]),
         ),
         case(
             "session cookie quoted",
             "GET",
             "/auth/session",
-            &[CSRF, ("Cookie", &format!("__Host-bff-session=\"{session}\""))],
+            &[CSRF, ("Cookie", &format!("{SESSION}=\"{session}\""))],
             Status(&[200]),
         ),
         case(
@@ -180,7 +181,7 @@ fn cases(origin: &str, session: &str, sid: &str) -> Vec<Case> {
             "refresh bogus session",
             "POST",
             "/auth/refresh",
-            &[CSRF, ("Cookie", &format!("__Host-bff-session={}", "B".repeat(43)))],
+            &[CSRF, ("Cookie", &format!("{SESSION}={}", "B".repeat(43)))],
             Problem(401, "session_expired"),
         ),
         case(
@@ -389,7 +390,7 @@ fn cases(origin: &str, session: &str, sid: &str) -> Vec<Case> {
             "api bogus session",
             "GET",
             API,
-            &[CSRF, ("Cookie", &format!("__Host-bff-session={}", "B".repeat(43)))],
+            &[CSRF, ("Cookie", &format!("{SESSION}={}", "B".repeat(43)))],
             Problem(401, "session_expired"),
         ),
         case(
@@ -403,7 +404,7 @@ fn cases(origin: &str, session: &str, sid: &str) -> Vec<Case> {
             "api duplicate session cookies",
             "GET",
             API,
-            &[CSRF, ("Cookie", &format!("{real}; __Host-bff-session={}", "A".repeat(43)))],
+            &[CSRF, ("Cookie", &format!("{real}; {SESSION}={}", "A".repeat(43)))],
             Problem(400, "invalid_request"),
         ),
         case(
@@ -466,7 +467,7 @@ async fn hostile_input_never_breaks_anything() {
     let app = spawn_app().await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
-    let session = b.cookie("localhost", "__Host-bff-session").unwrap();
+    let session = b.cookie("localhost", SESSION).unwrap();
     let logout_url = app.session_json(&mut b).await["logoutUrl"].as_str().unwrap().to_string();
     let sid = logout_url.split("sid=").nth(1).unwrap().to_string();
     let before = app.only_session().await;
@@ -478,7 +479,7 @@ async fn hostile_input_never_breaks_anything() {
         let headers: Vec<(&str, &str)> = c.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let r = b.raw(&app.origin(), c.method, &c.target, &headers, &c.body).await;
         // A refusal may clear cookies in this jar; the real browser's session cookie is what we keep testing with.
-        b.set_cookie("localhost", "__Host-bff-session", &session);
+        b.set_cookie("localhost", SESSION, &session);
         let ct = r.header("content-type").unwrap_or("").to_string();
         let ok = match c.expect {
             _ if r.status >= 500 => false,

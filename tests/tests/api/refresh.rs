@@ -2,6 +2,7 @@
 //! `invalid_grant`, an identity server that is down or slow, and session lifetimes.
 
 use reqwest::Method;
+use shared::http::cookies::SESSION;
 use std::collections::HashSet;
 use tests::{Browser, Options, TestApp, spawn_app_with};
 
@@ -153,7 +154,7 @@ async fn refresh_endpoint_rotates_and_invalid_grant_ends_the_session() {
     let r = app.api(&mut b, Method::POST, "/auth/refresh", None, &[]).await;
     assert_eq!(r.status, 401);
     assert_eq!(r.problem_code(), "session_expired");
-    assert!(r.set_cookies().iter().any(|c| c.starts_with("__Host-bff-session=;")), "cookie cleared");
+    assert!(r.set_cookies().iter().any(|c| c.starts_with(&format!("{SESSION}=;"))), "cookie cleared");
     assert!(app.session_items().await.is_empty(), "the session item is gone");
 
     // Anonymous refresh.

@@ -1,6 +1,7 @@
-//! Security hardening on the real stack: every defence of spec §4 has a test here that fails without it.
+//! Security hardening on the real stack: every defence of the BFF has a test here that fails without it.
 
 use reqwest::Method;
+use shared::http::cookies::SESSION;
 use tests::{Browser, Options, TestApp, spawn_app, spawn_app_with};
 use url::Url;
 
@@ -64,7 +65,7 @@ async fn id_tokens_the_identity_server_issued_wrongly_are_refused() {
         assert_eq!(r.status, 400, "{fault}: {}", r.text());
         assert_eq!(r.problem_code(), "login_failed", "{fault}");
         assert_eq!(r.json()["error"], "invalid_id_token", "{fault}");
-        assert!(r.set_cookies().iter().all(|c| !c.starts_with("__Host-bff-session=")), "{fault}: no session");
+        assert!(r.set_cookies().iter().all(|c| !c.starts_with(&format!("{SESSION}="))), "{fault}: no session");
     }
     assert!(app.session_items().await.is_empty());
     app.emulator_control(serde_json::json!({})).await;
@@ -211,7 +212,7 @@ async fn proxy_header_hygiene_both_ways() {
     let app = spawn_app().await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
-    let session_cookie = b.cookie("localhost", "__Host-bff-session").unwrap();
+    let session_cookie = b.cookie("localhost", SESSION).unwrap();
     b.set_cookie("localhost", "tracking", "abc");
     b.set_cookie("localhost", "ErpContextParameters", "ctx%3D1");
     b.set_cookie("localhost", ".AspNetCore.Culture", "c%3Dbg%7Cuic%3Dbg");
@@ -343,7 +344,7 @@ async fn no_token_code_verifier_secret_or_cookie_in_clear_at_rest_or_in_logs() {
     app.sign_in(&mut b, "demo", "demo").await;
     let login_cookie =
         b.jar["localhost"].iter().find(|(k, _)| k.starts_with("__Host-bff-login-")).map(|(_, v)| v.clone());
-    let session_cookie = b.cookie("localhost", "__Host-bff-session").unwrap();
+    let session_cookie = b.cookie("localhost", SESSION).unwrap();
     assert_eq!(
         app.api(&mut b, Method::GET, "/api/domain/odata/Crm_Sales_Customers?$top=2", None, &[]).await.status,
         200

@@ -2,6 +2,7 @@
 //! the answer (a clean problem+json, never a bare 500) and what survives.
 
 use reqwest::Method;
+use shared::http::cookies::SESSION;
 use std::time::Duration;
 use tests::{Browser, Options, spawn_app_with};
 
@@ -62,7 +63,7 @@ async fn identity_server_down_or_slow_at_login_callback_and_logout() {
     app.emulator.stop();
     let r = b.get(&app.url(&logout)).await;
     assert_eq!(r.status, 302, "{}", r.text());
-    assert!(r.set_cookies().iter().any(|c| c.starts_with("__Host-bff-session=;")));
+    assert!(r.set_cookies().iter().any(|c| c.starts_with(&format!("{SESSION}=;"))));
     assert!(app.session_items().await.is_empty(), "the session is gone even though revocation failed");
 }
 
@@ -206,7 +207,7 @@ async fn a_client_that_disconnects_mid_request_breaks_nothing() {
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
     app.emulator_control(serde_json::json!({"apiDelayMs": 1500, "apiDelayTimes": 3})).await;
-    let cookie = format!("__Host-bff-session={}", b.cookie("localhost", "__Host-bff-session").unwrap());
+    let cookie = format!("{SESSION}={}", b.cookie("localhost", SESSION).unwrap());
     for _ in 0..3 {
         use tokio::io::AsyncWriteExt;
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", app.bff_port)).await.unwrap();

@@ -1,0 +1,109 @@
+//! The BFF: its configuration (the one place that builds the functions' environment) and the one place that
+//! launches the six functions under `cargo lambda watch`.
+
+use super::process::{Proc, http_status_is, probe_client, wait_ready};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The BFF's configuration, as the functions read it from their environment (template.yaml sets the same names).
+#[derive(Clone, Debug)]
+pub struct BffConfig {
+    pub erpnet_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub public_origin: String,
+    pub session_table: String,
+    pub dynamodb_endpoint: String,
+    /// More variables (or overrides), applied last.
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl BffConfig {
+    /// THE environment of the functions. A new BFF variable is added here, and only here.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = vec![
+            ("ERPNET_URL".into(), self.erpnet_url.clone()),
+            ("CLIENT_ID".into(), self.client_id.clone()),
+            ("CLIENT_SECRET".into(), self.client_secret.clone()),
+            ("PUBLIC_ORIGIN".into(), self.public_origin.clone()),
+            ("SESSION_TABLE".into(), self.session_table.clone()),
+            ("AWS_ENDPOINT_URL_DYNAMODB".into(), self.dynamodb_endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), "local".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "local".into()),
+            ("AWS_REGION".into(), "eu-west-1".into()),
+            ("RUST_LOG".into(), "info".into()),
+        ];
+        for (k, v) in &self.extra_env {
+            env.retain(|(name, _)| name != k);
+            env.push((k.clone(), v.clone()));
+        }
+        env
+    }
+
+    /// Writes [`BffConfig::env`] as a `KEY=value` file for `cargo lambda watch --env-file`.
+    pub fn write_env_file(&self, path: &Path) -> Result<(), String> {
+        write_env_file(&self.env(), path)
+    }
+}
+
+/// Writes `KEY=value` lines.
+pub fn write_env_file(env: &[(String, String)], path: &Path) -> Result<(), String> {
+    let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// How to run `cargo lambda watch`.
+#[derive(Clone, Debug)]
+pub struct Watch {
+    pub port: u16,
+    pub env_file: PathBuf,
+    /// Lambda execution environments (processes) per function.
+    pub concurrency: usize,
+    /// The release build (the benchmarks).
+    pub release: bool,
+    /// Rebuild and restart the functions when the sources change (`make dev` only).
+    pub reload: bool,
+}
+
+impl Watch {
+    pub fn new(port: u16, env_file: PathBuf) -> Self {
+        Watch { port, env_file, concurrency: 1, release: false, reload: false }
+    }
+
+    /// Starts `cargo lambda watch` (from the project venv's `.venv/bin`) in its own process group. This is the
+    /// only place in the repository that launches it.
+    pub fn spawn(&self, log: &Path) -> Result<Proc, String> {
+        let root = crate::repo_root();
+        let venv_bin = root.join(".venv").join("bin");
+        let path = format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default());
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(&root).env("PATH", path).args(["lambda", "watch"]);
+        if self.release {
+            cmd.arg("--release");
+        }
+        if !self.reload {
+            cmd.arg("--ignore-changes");
+        }
+        cmd.args(["--disable-cors", "-A", "127.0.0.1", "-P", &self.port.to_string()])
+            .arg("--env-file")
+            .arg(&self.env_file)
+            .args(["--concurrency", &self.concurrency.to_string()]);
+        let name = if self.release { "the BFF functions (release build)" } else { "the BFF functions" };
+        Proc::spawn(name, cmd, log)
+    }
+
+    /// Spawns it and waits until `GET /auth/session` answers 200 (the first call builds and starts the function).
+    pub async fn start(&self, log: &Path, timeout: Duration) -> Result<Proc, String> {
+        let mut proc = self.spawn(log)?;
+        wait_serving(&mut proc, self.port, timeout).await?;
+        Ok(proc)
+    }
+}
+
+/// Waits until the functions on `port` answer `GET /auth/session` with 200 (or `proc` ends).
+pub async fn wait_serving(proc: &mut Proc, port: u16, timeout: Duration) -> Result<(), String> {
+    let probe = format!("http://localhost:{port}/auth/session");
+    let client = probe_client();
+    wait_ready(proc, "the functions to serve /auth/session", timeout, || http_status_is(&client, &probe, 200)).await
+}
