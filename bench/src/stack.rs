@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tests::{Browser, Options, TestApp, spawn_app_with};
 
 /// The local stack (`tests::spawn_app_with`: the ERP.net emulator, DynamoDB Local behind `infra/ddb-proxy.js`,
-/// `cargo lambda watch` for the sign-in) and what every section needs from it.
+/// cargo-lambda's `watch` for the sign-in) and what every section needs from it.
 pub struct Ctx {
     pub app: TestApp,
     /// target/bench: the function processes' logs and the bench's scratch files.
@@ -34,7 +34,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub async fn new(bin_dir: PathBuf) -> Ctx {
-        eprintln!("bench: starting the local stack (emulator, ddb-proxy, cargo lambda watch)");
+        eprintln!("bench: starting the local stack (emulator, ddb-proxy, cargo-lambda's watch)");
         let app = spawn_app_with(Options { ddb_proxy: true, ..Options::default() }).await;
         let logs = tests::repo_root().join("target").join("bench");
         std::fs::create_dir_all(&logs).unwrap();

@@ -132,7 +132,7 @@ fn every_section_keeps_its_heading_and_table_header() {
             "## Peak memory and warm latency per function (50 sequential invocations each)",
             "## Proxy hot path (`GET /api/domain/odata/Crm_Sales_Customers?$top=10`)",
             "## Refresh path (`POST /auth/refresh`)",
-            "## Throughput of one instance (wrk → `cargo lambda watch --release` → proxy)",
+            "## Throughput of one instance (wrk → cargo-lambda's `watch --release` → proxy)",
             "### Latency vs response size",
             "## Concurrent refresh at scale",
             "## Size (arm64 release, as deployed)",
@@ -154,7 +154,7 @@ fn every_section_keeps_its_heading_and_table_header() {
         assert!(doc.lines().any(|l| l == header), "no line {header:?} in\n{doc}");
     }
     assert!(doc.contains("Target (exactly 1 GetItem, 0 writes, 0 identity-server calls per request): **met**."));
-    assert!(doc.contains("A timeout through `cargo lambda watch` is the local emulator's"));
+    assert!(doc.contains("A timeout through cargo-lambda's `watch` is the local emulator's"));
     assert!(doc.contains("Refreshes = sessions and no failure: **met**."));
     assert!(doc.trim_end().lines().last().unwrap().starts_with("Load average at the end: "));
 }

@@ -16,7 +16,7 @@ pub fn render(out: &mut String, t: &Throughput) -> fmt::Result {
 }
 
 fn connections(out: &mut String, m: &Measured) -> fmt::Result {
-    writeln!(out, "## Throughput of one instance (wrk → `cargo lambda watch --release` → proxy)\n")?;
+    writeln!(out, "## Throughput of one instance (wrk → cargo-lambda's `watch --release` → proxy)\n")?;
     writeln!(
         out,
         "`wrk -t1 -c<C> -d10s --latency -H 'X-CSRF: 1' -H 'Cookie: <session>' {}{CUSTOMERS}`; one \
@@ -41,7 +41,7 @@ fn sizes(out: &mut String, m: &Measured) -> fmt::Result {
         out,
         "The emulator pads the collection response (`apiResponseBytes`). Direct and BFF (release proxy under the \
          runtime-API harness, function duration) interleaved, 20 calls each after 2 warm-ups, median (min–max) ms. \
-         Then through `cargo lambda watch --release`: 50 sequential calls (5 s timeout each; stops after 3 \
+         Then through cargo-lambda's `watch --release`: 50 sequential calls (5 s timeout each; stops after 3 \
          timeouts), and wrk -c1 -d10s --timeout 5s.\n"
     )?;
     writeln!(
@@ -56,7 +56,7 @@ fn sizes(out: &mut String, m: &Measured) -> fmt::Result {
     if m.stalled() {
         writeln!(
             out,
-            "\nA timeout through `cargo lambda watch` is the local emulator's: the function's own log \
+            "\nA timeout through cargo-lambda's `watch` is the local emulator's: the function's own log \
              (target/bench/watch.log) shows it answered every invocation it got with 200, in the time of the BFF \
              column, but the answer never reached the client: those figures measure the local emulator, not the BFF."
         )?;
