@@ -43,7 +43,10 @@ impl Resp {
             self.status,
             self.text()
         );
-        self.json()["code"].as_str().unwrap().to_string()
+        let code = self.json()["code"].as_str().unwrap().to_string();
+        // The tests spell codes as the wire contract does; every code answered must be one the product lists.
+        assert!(shared::error::CODES.iter().any(|(c, _)| *c == code), "unlisted problem code {code}");
+        code
     }
 }
 
