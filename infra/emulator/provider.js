@@ -365,6 +365,11 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <sp
       if (control.idToken) ctx.body.id_token = await tamperIdToken(ctx.body.id_token, control.idToken);
     }
 
+    // `tokenType`: a successful token response of another type (e.g. "mac"), for clients that must refuse it.
+    if (path === '/connect/token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object' && control.tokenType) {
+      ctx.body.token_type = control.tokenType;
+    }
+
     // GET /__emulator/secrets: everything the token endpoint hands out (the request side is
     // recorded in server.js), and what the revocation endpoint receives.
     if (path === '/connect/token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {

@@ -156,6 +156,7 @@ function freshControl() {
     tokenStatus: null,
     tokenStatusTimes: null,
     tokenError: null,
+    tokenType: null,
     idToken: null,
     apiDelayMs: 0,
     apiDelayTimes: null,
@@ -255,6 +256,10 @@ export function setControl(body) {
       case 'apiCloseMidBodyTimes':
       case 'apiGarbageTimes':
         if (!Number.isInteger(value) || value < 1) throw new Error(`${key} must be a positive integer`);
+        next[key] = value;
+        break;
+      case 'tokenType':
+        if (typeof value !== 'string' || !value) throw new Error(`${key} must be a non-empty string`);
         next[key] = value;
         break;
       case 'tokenError':

@@ -99,6 +99,10 @@ pub async fn sign_in(idp: &IdentityServer, params: &Params, pending: &PendingLog
             BffError::Misconfigured(format!("token endpoint refused the client: {error}"))
         }
         TokenError::Unavailable(e) => e,
+        TokenError::NotBearer => BffError::login_failed(
+            "invalid_token_response",
+            "The identity server's token response is not a Bearer token response.",
+        ),
     })?;
     let id_token = tokens
         .id_token

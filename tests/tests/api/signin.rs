@@ -278,3 +278,27 @@ async fn unhappy_paths_fail_cleanly() {
     assert_eq!(r.problem_code(), "session_expired");
     assert!(r.set_cookies().iter().any(|s| s.starts_with(&format!("{SESSION}=;"))));
 }
+
+#[tokio::test]
+async fn a_code_exchange_answer_that_is_not_a_bearer_token_is_refused() {
+    let app = spawn_app().await;
+    for token_type in ["mac", "DPoP", "Bearer-ish"] {
+        app.emulator_control(serde_json::json!({ "tokenType": token_type })).await;
+        let mut b = Browser::new();
+        let authorize = app.start_login(&mut b, None).await;
+        let callback = app.authenticate_at_emulator(&mut b, &authorize, "demo", "demo").await;
+        let r = b.get(callback.as_str()).await;
+        assert_eq!(r.status, 400, "{token_type}: {}", r.text());
+        assert_eq!(r.problem_code(), "login_failed", "{token_type}");
+        assert_eq!(r.json()["error"], "invalid_token_response", "{token_type}");
+        assert!(r.set_cookies().iter().all(|c| !c.starts_with(&format!("{SESSION}="))), "{token_type}: no session");
+    }
+    assert!(app.session_items().await.is_empty(), "nothing is created from a refused token response");
+    assert_eq!(app.emulator_stats().await["token"]["authorization_code"], 3, "the codes were exchanged");
+
+    // The type is compared case-insensitively.
+    app.emulator_control(serde_json::json!({ "tokenType": "bearer" })).await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    assert_eq!(app.session_json(&mut b).await["user"]["sub"], "demo");
+}
