@@ -92,6 +92,9 @@ async function tamperIdToken(jwt, fault) {
     case 'wrong-audience':
       payload.aud = 'some.other.app/second';
       break;
+    case 'wrong-azp':
+      payload.azp = 'some.other.app/second';
+      break;
     case 'wrong-nonce':
       payload.nonce = `wrong-${randomBytes(8).toString('hex')}`;
       break;

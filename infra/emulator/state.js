@@ -146,7 +146,7 @@ export function resetCounters() {
 
 // ---- fault switches ---------------------------------------------------------------------------
 
-const ID_TOKEN_FAULTS = new Set(['wrong-audience', 'wrong-nonce', 'foreign-key', 'expired', 'wrong-issuer']);
+const ID_TOKEN_FAULTS = new Set(['wrong-audience', 'wrong-azp', 'wrong-nonce', 'foreign-key', 'expired', 'wrong-issuer']);
 
 function freshControl() {
   return {

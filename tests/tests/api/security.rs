@@ -75,6 +75,37 @@ async fn id_tokens_the_identity_server_issued_wrongly_are_refused() {
 }
 
 #[tokio::test]
+async fn an_id_token_whose_azp_names_another_client_is_refused() {
+    let app = spawn_app().await;
+    app.emulator_control(serde_json::json!({ "idToken": "wrong-azp" })).await;
+    let mut b = Browser::new();
+    let authorize = app.start_login(&mut b, None).await;
+    let callback = app.authenticate_at_emulator(&mut b, &authorize, "demo", "demo").await;
+    let r = b.get(callback.as_str()).await;
+
+    // The token had one audience, us: only its azp was wrong (the case a check limited to several audiences misses).
+    let secrets = app.emulator_secrets().await;
+    let id_token = secrets["idTokens"].as_array().unwrap().last().unwrap().as_str().unwrap();
+    let payload = id_token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&shared::crypto::b64url_decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["aud"], tests::CLIENT_ID, "{claims}");
+    assert_eq!(claims["azp"], "some.other.app/second", "{claims}");
+
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.problem_code(), "login_failed");
+    assert_eq!(r.json()["error"], "invalid_id_token");
+    assert!(r.json()["detail"].as_str().unwrap().contains("azp"), "{}", r.text());
+    assert!(r.set_cookies().iter().all(|c| !c.starts_with(&format!("{SESSION}="))), "no session cookie");
+    assert!(app.session_items().await.is_empty(), "no session");
+
+    // An azp that names us is accepted.
+    app.emulator_control(serde_json::json!({})).await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    assert_eq!(app.session_items().await.len(), 1);
+}
+
+#[tokio::test]
 async fn the_callback_must_come_from_our_issuer_rfc9207() {
     let app = spawn_app().await;
     for (iss, expected) in [(Some("https://evil.example/id"), "issuer_mismatch"), (None, "issuer_missing")] {
