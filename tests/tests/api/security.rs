@@ -120,6 +120,25 @@ async fn the_callback_must_come_from_our_issuer_rfc9207() {
     }
 }
 
+#[tokio::test]
+async fn in_query_mode_an_id_token_parameter_does_not_stand_in_for_iss() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    let authorize = app.start_login(&mut b, None).await;
+    let callback = app.authenticate_at_emulator(&mut b, &authorize, "demo", "demo").await;
+    assert_eq!(param(&callback, "iss"), Some(app.emulator.issuer()), "discovery advertises iss");
+    // The real code and state, `iss` taken out and an ID token nobody validates in query mode put in.
+    let forged = with_param(&with_param(&callback, "iss", None), "id_token", Some("junk.not-a.jwt"));
+    assert!(param(&forged, "code").is_some() && param(&forged, "state").is_some());
+    let r = b.get(forged.as_str()).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.problem_code(), "login_failed");
+    assert_eq!(r.json()["error"], "issuer_missing");
+    assert!(r.set_cookies().iter().all(|c| !c.starts_with(&format!("{SESSION}="))), "no session cookie");
+    assert!(app.session_items().await.is_empty(), "no session");
+    assert_eq!(app.emulator_stats().await["token"]["authorization_code"], 0, "no code exchanged");
+}
+
 /// The auto-posting form the identity server answers with in form_post mode: (action, fields).
 fn form_post_fields(html: &str) -> (String, Vec<(String, String)>) {
     let action = tests::form_action(html, "").expect("a form");
