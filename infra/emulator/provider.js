@@ -51,6 +51,10 @@ let theProvider;
 let localJwks = createLocalJWKSet({ keys: signingJwks.map(publicOf) });
 export const verificationKeys = (header, token) => localJwks(header, token);
 
+// Keys taken out of the JWKS by `withdrawKeys` (newest first): no longer published or accepted by the
+// Domain API, kept (in memory only) to sign the `withdrawn-key` ID-token fault.
+let withdrawnJwks = [];
+
 export function currentKid() {
   return signingJwks[0].kid;
 }
@@ -81,6 +85,19 @@ export async function rotateSigningKey() {
   return { kid: jwk.kid, previousKid, jwksKids: allKids() };
 }
 
+// `withdrawKeys`: every key but the one that signs now leaves the JWKS (a key the identity server
+// no longer vouches for, e.g. a compromised one).
+export function withdrawOldKeys() {
+  const withdrawn = signingJwks.slice(1);
+  signingJwks = signingJwks.slice(0, 1);
+  withdrawnJwks = [...withdrawn, ...withdrawnJwks];
+  initializeKeystore.call(theProvider, { keys: signingJwks });
+  localJwks = createLocalJWKSet({ keys: signingJwks.map(publicOf) });
+  persistedKeys.previous = [];
+  markDirty();
+  return { withdrawnKids: withdrawn.map((k) => k.kid), jwksKids: allKids() };
+}
+
 // ---- ID-token tampering (fault injection) -----------------------------------------------------
 
 async function tamperIdToken(jwt, fault) {
@@ -108,6 +125,11 @@ async function tamperIdToken(jwt, fault) {
       break;
     case 'foreign-key':
       key = foreignKey;
+      break;
+    case 'withdrawn-key':
+      if (!withdrawnJwks.length) throw new Error('the withdrawn-key fault needs a key withdrawn by withdrawKeys');
+      header.kid = withdrawnJwks[0].kid;
+      key = keyByKid.get(header.kid);
       break;
     default:
       return jwt;

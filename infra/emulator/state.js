@@ -146,7 +146,7 @@ export function resetCounters() {
 
 // ---- fault switches ---------------------------------------------------------------------------
 
-const ID_TOKEN_FAULTS = new Set(['wrong-audience', 'wrong-azp', 'wrong-nonce', 'foreign-key', 'expired', 'wrong-issuer']);
+const ID_TOKEN_FAULTS = new Set(['wrong-audience', 'wrong-azp', 'wrong-nonce', 'foreign-key', 'withdrawn-key', 'expired', 'wrong-issuer']);
 
 function freshControl() {
   return {
@@ -174,7 +174,7 @@ function freshControl() {
 }
 
 // Keys of POST /__emulator/control that are actions, not switches (not kept in the control state).
-export const CONTROL_ACTIONS = new Set(['rotateKeys']);
+export const CONTROL_ACTIONS = new Set(['rotateKeys', 'withdrawKeys']);
 
 // Header names the API header switches must not set (they would break the HTTP framing).
 const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection']);

@@ -2,6 +2,7 @@
 
 use reqwest::Method;
 use shared::http::cookies::SESSION;
+use std::time::{Duration, Instant};
 use tests::{Browser, Options, TestApp, spawn_app, spawn_app_with};
 use url::Url;
 
@@ -137,6 +138,48 @@ async fn in_query_mode_an_id_token_parameter_does_not_stand_in_for_iss() {
     assert!(r.set_cookies().iter().all(|c| !c.starts_with(&format!("{SESSION}="))), "no session cookie");
     assert!(app.session_items().await.is_empty(), "no session");
     assert_eq!(app.emulator_stats().await["token"]["authorization_code"], 0, "no code exchanged");
+}
+
+#[tokio::test]
+async fn a_signing_key_withdrawn_from_the_jwks_is_trusted_no_longer_than_jwks_max_age() {
+    const MAX_AGE: Duration = Duration::from_secs(8);
+    let app = spawn_app_with(Options {
+        bff_env: vec![("JWKS_MAX_AGE".into(), MAX_AGE.as_secs().to_string())],
+        ..Options::default()
+    })
+    .await;
+    // The first sign-in fetches the JWKS (one key), between these two instants.
+    let before_fetch = Instant::now();
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    let after_fetch = Instant::now();
+
+    // ERP.net rotates its key and withdraws the old one; someone who still holds the old key signs ID tokens with it.
+    app.emulator_control(serde_json::json!({"rotateKeys": true, "withdrawKeys": true, "idToken": "withdrawn-key"}))
+        .await;
+    assert_eq!(app.emulator_json("/__emulator/config").await["jwksKids"].as_array().unwrap().len(), 1);
+
+    // Within the max age the cached JWKS still vouches for the old key: accepted.
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    assert!(before_fetch.elapsed() < MAX_AGE, "too slow: the sign-in did not happen within the JWKS max age");
+
+    // Once the max age has passed, the next validation refetches the JWKS: the withdrawn key is refused.
+    tests::wait_until("the JWKS max age to pass", MAX_AGE * 3, || async { after_fetch.elapsed() > MAX_AGE }).await;
+    let mut b = Browser::new();
+    let authorize = app.start_login(&mut b, None).await;
+    let callback = app.authenticate_at_emulator(&mut b, &authorize, "demo", "demo").await;
+    let r = b.get(callback.as_str()).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"], "invalid_id_token");
+    assert!(r.json()["detail"].as_str().unwrap().contains("signing key is unknown"), "{}", r.text());
+    assert!(r.set_cookies().iter().all(|c| !c.starts_with(&format!("{SESSION}="))), "no session cookie");
+
+    // Tokens signed with the key ERP.net publishes are accepted.
+    app.emulator_control(serde_json::json!({})).await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    assert_eq!(app.session_json(&mut b).await["user"]["sub"], "demo");
 }
 
 /// The auto-posting form the identity server answers with in form_post mode: (action, fields).
