@@ -1,7 +1,7 @@
 //! Security hardening on the real stack: every defence of the BFF has a test here that fails without it.
 
 use reqwest::Method;
-use shared::http::cookies::SESSION;
+use shared::http::cookies::{LOGIN_PREFIX, SESSION};
 use std::time::{Duration, Instant};
 use tests::{Browser, Options, TestApp, spawn_app, spawn_app_with};
 use url::Url;
@@ -34,7 +34,7 @@ async fn two_logins_in_two_tabs_of_one_browser_both_complete() {
     let tab_a = app.start_login(&mut b, Some("/a")).await;
     let tab_b = app.start_login(&mut b, Some("/b")).await;
     assert_ne!(param(&tab_a, "state"), param(&tab_b, "state"));
-    let login_cookies = |b: &Browser| b.jar["localhost"].keys().filter(|k| k.starts_with("__Host-bff-login-")).count();
+    let login_cookies = |b: &Browser| b.jar["localhost"].keys().filter(|k| k.starts_with(LOGIN_PREFIX)).count();
     assert_eq!(login_cookies(&b), 2, "one login cookie per attempt: the second tab must not unbind the first");
 
     // Tab B signs in first, then tab A (the emulator remembers the user by then).
@@ -230,7 +230,7 @@ async fn form_post_hybrid_mode_checks_c_hash_and_s_hash() {
             .await;
     let mut b = Browser::new();
     let r = b.get(&app.url("/auth/login")).await;
-    let login_cookie = r.set_cookies().into_iter().find(|c| c.starts_with("__Host-bff-login-")).unwrap();
+    let login_cookie = r.set_cookies().into_iter().find(|c| c.starts_with(LOGIN_PREFIX)).unwrap();
     assert!(login_cookie.contains("SameSite=None") && login_cookie.contains("Secure"), "{login_cookie}");
 
     let mut b = Browser::new();
@@ -435,8 +435,7 @@ async fn no_token_code_verifier_secret_or_cookie_in_clear_at_rest_or_in_logs() {
     let app = spawn_app_with(Options { access_token_ttl: 3600, ..Options::default() }).await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
-    let login_cookie =
-        b.jar["localhost"].iter().find(|(k, _)| k.starts_with("__Host-bff-login-")).map(|(_, v)| v.clone());
+    let login_cookie = b.jar["localhost"].iter().find(|(k, _)| k.starts_with(LOGIN_PREFIX)).map(|(_, v)| v.clone());
     let session_cookie = b.cookie("localhost", SESSION).unwrap();
     assert_eq!(
         app.api(&mut b, Method::GET, "/api/domain/odata/Crm_Sales_Customers?$top=2", None, &[]).await.status,
