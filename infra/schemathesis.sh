@@ -61,12 +61,12 @@ if [ -n "$user" ]; then
   origin=$(printf '%s' "$form_url" | grep -o '^https\?://[^/]*')
   curl -sS -o /dev/null -c "$jar" -b "$jar" --max-redirs 10 -L \
     --data-urlencode "login=${user%%:*}" --data-urlencode "password=${user#*:}" "$origin$action" || true
-  session=$(awk '$6 == "__Host-bff-session" {print $7}' "$jar" | tail -1)
+  session=$(awk '$6 == "__Host-Http-bff-session" {print $7}' "$jar" | tail -1)
   if [ -z "$session" ]; then
     echo "schemathesis: the sign-in as ${user%%:*} did not yield a session cookie" >&2
     exit 2
   fi
-  auth=(--header "Cookie: __Host-bff-session=$session")
+  auth=(--header "Cookie: __Host-Http-bff-session=$session")
   echo "schemathesis: signed in as ${user%%:*}"
 fi
 

@@ -51,6 +51,10 @@ let theProvider;
 let localJwks = createLocalJWKSet({ keys: signingJwks.map(publicOf) });
 export const verificationKeys = (header, token) => localJwks(header, token);
 
+// Keys taken out of the JWKS by `withdrawKeys` (newest first): no longer published or accepted by the
+// Domain API, kept (in memory only) to sign the `withdrawn-key` ID-token fault.
+let withdrawnJwks = [];
+
 export function currentKid() {
   return signingJwks[0].kid;
 }
@@ -81,6 +85,19 @@ export async function rotateSigningKey() {
   return { kid: jwk.kid, previousKid, jwksKids: allKids() };
 }
 
+// `withdrawKeys`: every key but the one that signs now leaves the JWKS (a key the identity server
+// no longer vouches for, e.g. a compromised one).
+export function withdrawOldKeys() {
+  const withdrawn = signingJwks.slice(1);
+  signingJwks = signingJwks.slice(0, 1);
+  withdrawnJwks = [...withdrawn, ...withdrawnJwks];
+  initializeKeystore.call(theProvider, { keys: signingJwks });
+  localJwks = createLocalJWKSet({ keys: signingJwks.map(publicOf) });
+  persistedKeys.previous = [];
+  markDirty();
+  return { withdrawnKids: withdrawn.map((k) => k.kid), jwksKids: allKids() };
+}
+
 // ---- ID-token tampering (fault injection) -----------------------------------------------------
 
 async function tamperIdToken(jwt, fault) {
@@ -91,6 +108,9 @@ async function tamperIdToken(jwt, fault) {
   switch (fault) {
     case 'wrong-audience':
       payload.aud = 'some.other.app/second';
+      break;
+    case 'wrong-azp':
+      payload.azp = 'some.other.app/second';
       break;
     case 'wrong-nonce':
       payload.nonce = `wrong-${randomBytes(8).toString('hex')}`;
@@ -105,6 +125,11 @@ async function tamperIdToken(jwt, fault) {
       break;
     case 'foreign-key':
       key = foreignKey;
+      break;
+    case 'withdrawn-key':
+      if (!withdrawnJwks.length) throw new Error('the withdrawn-key fault needs a key withdrawn by withdrawKeys');
+      header.kid = withdrawnJwks[0].kid;
+      key = keyByKid.get(header.kid);
       break;
     default:
       return jwt;
@@ -363,6 +388,11 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <sp
     if (path === '/connect/token' && ctx.status === 200 && ctx.body?.id_token && ctx.body.access_token) {
       ctx.body.id_token = await addAtHash(ctx.body.id_token, ctx.body.access_token);
       if (control.idToken) ctx.body.id_token = await tamperIdToken(ctx.body.id_token, control.idToken);
+    }
+
+    // `tokenType`: a successful token response of another type (e.g. "mac"), for clients that must refuse it.
+    if (path === '/connect/token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object' && control.tokenType) {
+      ctx.body.token_type = control.tokenType;
     }
 
     // GET /__emulator/secrets: everything the token endpoint hands out (the request side is

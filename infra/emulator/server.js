@@ -16,7 +16,7 @@ import {
   persistenceEnabled, restoreState, saveIfDirty, saveNow,
 } from './persist.js';
 import {
-  AUDIENCE, MOUNT, allKids, createProvider, currentKid, rotateSigningKey, userClaims, verificationKeys,
+  AUDIENCE, MOUNT, allKids, createProvider, currentKid, rotateSigningKey, withdrawOldKeys, userClaims, verificationKeys,
 } from './provider.js';
 import {
   config, control, countTokenError, markDirty, recordBasicSecret, recordSecret, requests, resetCounters,
@@ -229,12 +229,10 @@ async function handleHooks(req, res, pathname, searchParams) {
         const raw = (await readAll(req, 64 * 1024)).toString('utf8');
         parsed = raw.trim() === '' ? {} : JSON.parse(raw);
         const next = setControl(parsed); // validates everything (rotateKeys too) before any action
-        if (parsed.rotateKeys === true) {
-          const rotated = await rotateSigningKey();
-          sendJson(res, 200, { ...next, rotatedKey: rotated });
-          return;
-        }
-        sendJson(res, 200, next);
+        const out = { ...next };
+        if (parsed.rotateKeys === true) out.rotatedKey = await rotateSigningKey();
+        if (parsed.withdrawKeys === true) out.withdrawnKeys = withdrawOldKeys();
+        sendJson(res, 200, out);
       } catch (err) {
         sendJson(res, 400, { error: String(err.message || err) });
       }

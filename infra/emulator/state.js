@@ -146,7 +146,7 @@ export function resetCounters() {
 
 // ---- fault switches ---------------------------------------------------------------------------
 
-const ID_TOKEN_FAULTS = new Set(['wrong-audience', 'wrong-nonce', 'foreign-key', 'expired', 'wrong-issuer']);
+const ID_TOKEN_FAULTS = new Set(['wrong-audience', 'wrong-azp', 'wrong-nonce', 'foreign-key', 'withdrawn-key', 'expired', 'wrong-issuer']);
 
 function freshControl() {
   return {
@@ -156,6 +156,7 @@ function freshControl() {
     tokenStatus: null,
     tokenStatusTimes: null,
     tokenError: null,
+    tokenType: null,
     idToken: null,
     apiDelayMs: 0,
     apiDelayTimes: null,
@@ -173,7 +174,7 @@ function freshControl() {
 }
 
 // Keys of POST /__emulator/control that are actions, not switches (not kept in the control state).
-export const CONTROL_ACTIONS = new Set(['rotateKeys']);
+export const CONTROL_ACTIONS = new Set(['rotateKeys', 'withdrawKeys']);
 
 // Header names the API header switches must not set (they would break the HTTP framing).
 const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection']);
@@ -255,6 +256,10 @@ export function setControl(body) {
       case 'apiCloseMidBodyTimes':
       case 'apiGarbageTimes':
         if (!Number.isInteger(value) || value < 1) throw new Error(`${key} must be a positive integer`);
+        next[key] = value;
+        break;
+      case 'tokenType':
+        if (typeof value !== 'string' || !value) throw new Error(`${key} must be a non-empty string`);
         next[key] = value;
         break;
       case 'tokenError':

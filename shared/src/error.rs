@@ -227,6 +227,6 @@ mod tests {
     fn session_expired_clears_cookie() {
         let r = BffError::SessionExpired.to_response();
         let c = r.headers()[header::SET_COOKIE].to_str().unwrap();
-        assert!(c.starts_with("__Host-bff-session=;"));
+        assert!(c.starts_with("__Host-Http-bff-session=;"));
     }
 }

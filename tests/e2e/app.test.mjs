@@ -202,7 +202,7 @@ describe('the example SPA in Chromium, on the real local stack', { skip: skipRea
 
       // The browser holds only an HttpOnly, SameSite=Strict session cookie on the app's host, and no token.
       const cookies = await ctx.cookies(stack.origin);
-      const session = cookies.find((c) => c.name === '__Host-bff-session');
+      const session = cookies.find((c) => c.name === '__Host-Http-bff-session');
       assert.ok(session, `no session cookie in ${JSON.stringify(cookies.map((c) => c.name))}`);
       assert.equal(session.httpOnly, true);
       assert.equal(session.secure, true);
@@ -498,7 +498,7 @@ describe('the example SPA in Chromium, on the real local stack', { skip: skipRea
       await screenshot(page, '10-signed-out-after-sign-out');
 
       // Nothing is left: no session cookie, the BFF knows no session, the API refuses.
-      assert.equal((await ctx.cookies(stack.origin)).some((c) => c.name === '__Host-bff-session'), false);
+      assert.equal((await ctx.cookies(stack.origin)).some((c) => c.name === '__Host-Http-bff-session'), false);
       assert.deepEqual(await sessionOf(page), { authenticated: false });
       const api = await pageFetch(page, '/api/domain/odata/Crm_Sales_Customers?$top=1');
       assert.equal(api.status, 401);

@@ -46,6 +46,9 @@ pub struct IdpConfig {
     pub response_mode: ResponseMode,
     /// The timeout of every call to the identity server.
     pub timeout: Duration,
+    /// How long a fetched JWKS is trusted: after this the next ID-token validation fetches it again, so a key the
+    /// identity server withdrew stops being accepted (an unknown `kid` refetches at once regardless).
+    pub jwks_max_age: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -143,6 +146,7 @@ impl IdpConfig {
             scopes: scopes(env)?,
             response_mode,
             timeout: env.millis("IDP_TIMEOUT_MS", 5_000)?,
+            jwks_max_age: env.secs("JWKS_MAX_AGE", 3600)?,
         })
     }
 }
@@ -233,6 +237,10 @@ mod tests {
         assert_eq!(c.proxy.allowlist, vec!["domain/odata/".to_string()]);
         assert_eq!(c.idp.response_mode, ResponseMode::Query);
         assert!(c.session.refresh_lease > c.idp.timeout);
+        assert_eq!(c.idp.jwks_max_age, Duration::from_secs(3600));
+        let mut m = base();
+        m.insert("JWKS_MAX_AGE", "90");
+        assert_eq!(parse(&m).unwrap().idp.jwks_max_age, Duration::from_secs(90));
     }
 
     #[test]
@@ -254,6 +262,7 @@ mod tests {
             ("ERPNET_URL", "ftp://x"),
             ("RESPONSE_MODE", "fragment"),
             ("SESSION_IDLE_TIMEOUT", "-5"),
+            ("JWKS_MAX_AGE", "0"),
             ("SCOPES", "profile read"),
             ("SCOPES", "openid profile"),
         ] {

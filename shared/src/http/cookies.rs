@@ -1,21 +1,23 @@
 //! The BFF's two cookies, their flags, and reading them from a request.
 //!
-//! - `__Host-bff-session`: the session secret. `Secure; HttpOnly; SameSite=Strict; Path=/`, no `Domain`.
-//! - `__Host-bff-login-<id>`: one per sign-in attempt, binding it to this browser (the id derives from the attempt's
-//!   `state`, so logins started side by side in several tabs never overwrite each other's cookie, even when they
-//!   start at the same instant). `SameSite=Lax` (a top-level cross-site GET from the identity server carries it) or
-//!   `None` in form_post mode (a cross-site POST carries no Lax cookie). Cleared by the callback that consumes it;
-//!   otherwise it expires with the attempt (10 minutes).
+//! - `__Host-Http-bff-session`: the session secret. `Secure; HttpOnly; SameSite=Strict; Path=/`, no `Domain`.
+//! - `__Host-Http-bff-login-<id>`: one per sign-in attempt, binding it to this browser (the id derives from the
+//!   attempt's `state`, so logins started side by side in several tabs never overwrite each other's cookie, even
+//!   when they start at the same instant). `SameSite=Lax` (a top-level cross-site GET from the identity server
+//!   carries it) or `None` in form_post mode (a cross-site POST carries no Lax cookie). Cleared by the callback that
+//!   consumes it; otherwise it expires with the attempt (10 minutes).
 //!
-//! The `__Host-` prefix makes the browser refuse the cookie unless it is `Secure`, host-only and `Path=/`, so a
-//! sibling subdomain cannot plant or shadow it.
+//! The `__Host-Http-` prefix (the cookie advice of draft-ietf-oauth-browser-based-apps) makes the browser refuse the
+//! cookie unless it is `Secure`, host-only and `Path=/` (the `__Host-` rules: a sibling subdomain cannot plant or
+//! shadow it) and `HttpOnly`, and refuse it from script (`document.cookie`) altogether. Browsers that predate the
+//! `__Host-Http-` prefix (Chrome before 140, Firefox before 142) still apply the `__Host-` rules to it.
 
 use cookie::{Cookie, SameSite};
 use lambda_http::http::{HeaderMap, HeaderValue, header};
 use std::time::Duration;
 
-pub const SESSION: &str = "__Host-bff-session";
-pub const LOGIN_PREFIX: &str = "__Host-bff-login-";
+pub const SESSION: &str = "__Host-Http-bff-session";
+pub const LOGIN_PREFIX: &str = "__Host-Http-bff-login-";
 
 /// The login cookie's name for the attempt with this `state`.
 pub fn login_name(state: &str) -> String {
@@ -92,7 +94,7 @@ mod tests {
     fn session_cookie_has_every_flag() {
         let v = set_session("abc".into(), Duration::from_secs(60));
         let s = v.to_str().unwrap();
-        assert!(s.starts_with("__Host-bff-session=abc"));
+        assert!(s.starts_with("__Host-Http-bff-session=abc"));
         for flag in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=60"] {
             assert!(s.contains(flag), "{flag} missing in {s}");
         }
@@ -102,7 +104,7 @@ mod tests {
     #[test]
     fn login_cookie_is_lax_or_none() {
         let name = login_name("some-state");
-        assert!(name.starts_with("__Host-bff-login-") && name.len() == LOGIN_PREFIX.len() + 12);
+        assert!(name.starts_with("__Host-Http-bff-login-") && name.len() == LOGIN_PREFIX.len() + 12);
         assert_ne!(name, login_name("other-state"));
         assert!(
             set_login(&name, "x".into(), Duration::from_secs(600), false).to_str().unwrap().contains("SameSite=Lax")
@@ -115,10 +117,10 @@ mod tests {
     #[test]
     fn reads_and_refuses_ambiguous_duplicates() {
         let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; __Host-bff-session=xyz; b=2"));
+        h.append(header::COOKIE, HeaderValue::from_static("a=1; __Host-Http-bff-session=xyz; b=2"));
         assert_eq!(read(&h, SESSION), Ok(Some("xyz")));
         assert_eq!(read(&h, &login_name("s")), Ok(None));
-        h.append(header::COOKIE, HeaderValue::from_static("__Host-bff-session=other"));
+        h.append(header::COOKIE, HeaderValue::from_static("__Host-Http-bff-session=other"));
         assert_eq!(read(&h, SESSION), Err(Ambiguous));
         assert_eq!(all(&h).len(), 4);
     }

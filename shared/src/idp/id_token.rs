@@ -1,6 +1,6 @@
-//! ID-token validation: signature from the JWKS (asymmetric algorithms only), `iss`, `aud` (and `azp` when several
-//! audiences), `exp` and `iat` with a small skew, `nonce`; and, in the hybrid flow, `c_hash` over the code and
-//! `s_hash` over the state.
+//! ID-token validation: signature from the JWKS (asymmetric algorithms only), `iss`, `aud`, `azp` (required with
+//! several audiences, and whenever present it must be our client id: OIDC Core 3.1.3.7, steps 4 and 5), `exp` and
+//! `iat` with a small skew, `nonce`; and, in the hybrid flow, `c_hash` over the code and `s_hash` over the state.
 
 use super::IdentityServer;
 use crate::crypto::{b64url, ct_eq, sha256};
@@ -58,7 +58,7 @@ impl IdentityServer {
         Ok(data.claims)
     }
 
-    /// `iat` not in the future, `azp` when several audiences, and the `nonce` of this sign-in.
+    /// `iat` not in the future, `azp` (when present or several audiences), and the `nonce` of this sign-in.
     fn check_claims(&self, claims: &Claims, nonce: &Nonce) -> Result<(), BffError> {
         let now = crate::time::UnixTime::now().secs();
         let iat =
@@ -66,10 +66,9 @@ impl IdentityServer {
         if iat > now + SKEW_SECS as i64 {
             return Err(invalid_id_token("the ID token is issued in the future"));
         }
-        if let Some(Value::Array(auds)) = claims.get("aud")
-            && auds.len() > 1
-            && claims.get("azp").and_then(Value::as_str) != Some(self.config.client_id.as_str())
-        {
+        let azp = claims.get("azp");
+        let several_audiences = matches!(claims.get("aud"), Some(Value::Array(auds)) if auds.len() > 1);
+        if (azp.is_some() || several_audiences) && azp.and_then(Value::as_str) != Some(self.config.client_id.as_str()) {
             return Err(invalid_id_token("the ID token's azp is wrong"));
         }
         let got_nonce = claims.get("nonce").and_then(Value::as_str).unwrap_or("");

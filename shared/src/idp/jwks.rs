@@ -1,5 +1,7 @@
-//! The identity server's signing keys: the JWKS, fetched on first use and refetched for an unknown `kid` (key
-//! rotation), with a short memory of `kid`s that stayed unknown (a forged token must not make us hammer the IdP).
+//! The identity server's signing keys: the JWKS, fetched on first use, refetched for an unknown `kid` (key
+//! rotation), with a short memory of `kid`s that stayed unknown (a forged token must not make us hammer the IdP), and
+//! refetched once it is older than `JWKS_MAX_AGE` (`IdpConfig::jwks_max_age`): a key the IdP withdrew from its JWKS
+//! is trusted at most that long after (a stale set is never used, even when the IdP cannot be reached).
 
 use super::{IdentityServer, transport_error};
 use crate::error::BffError;
@@ -12,10 +14,10 @@ use tokio::sync::RwLock;
 /// once, since it was never missed).
 const JWKS_MISS_TTL: Duration = Duration::from_secs(10);
 
-/// The cached key set and the recently missed `kid`s.
+/// The cached key set (with when it was fetched) and the recently missed `kid`s.
 #[derive(Default)]
 pub(super) struct JwksCache {
-    jwks: RwLock<Option<JwkSet>>,
+    jwks: RwLock<Option<(JwkSet, Instant)>>,
     misses: std::sync::Mutex<HashMap<String, Instant>>,
 }
 
@@ -38,19 +40,27 @@ impl IdentityServer {
                 None => None,
             }
         };
-        if let Some(k) = self.jwks.jwks.read().await.as_ref().and_then(find) {
-            return Ok(k);
-        }
+        let max_age = self.config.jwks_max_age;
+        let stale = {
+            let cached = self.jwks.jwks.read().await;
+            match cached.as_ref() {
+                Some((set, fetched)) if fetched.elapsed() < max_age => match find(set) {
+                    Some(k) => return Ok(k),
+                    None => false,
+                },
+                _ => true,
+            }
+        };
         let miss_key = kid.unwrap_or("").to_string();
         let recently_missed = {
             let mut misses = self.jwks.misses.lock().expect("misses lock");
             misses.retain(|_, at| at.elapsed() < JWKS_MISS_TTL);
             misses.contains_key(&miss_key)
         };
-        if !recently_missed {
+        if stale || !recently_missed {
             let set = self.fetch_jwks().await?;
             let found = find(&set);
-            *self.jwks.jwks.write().await = Some(set);
+            *self.jwks.jwks.write().await = Some((set, Instant::now()));
             if let Some(k) = found {
                 return Ok(k);
             }

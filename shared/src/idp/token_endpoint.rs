@@ -1,5 +1,7 @@
 //! The token endpoint: the code exchange (`client_secret_post` + PKCE + the exact redirect URI), the refresh grant,
-//! and revocation. Failures are classified ([`TokenError`]) so callers can tell a dead grant from an outage.
+//! and revocation. Failures are classified ([`TokenError`]) so callers can tell a dead grant from an outage. A
+//! success is used only when its `token_type` is `Bearer` (RFC 6749 §5.1: required; §7.1: the client must not use
+//! a token whose type it does not understand), compared case-insensitively (RFC 6750 §4 spells it `Bearer`).
 
 use super::tokens::{AccessToken, IdToken, RefreshToken};
 use super::{IdentityServer, transport_error};
@@ -11,6 +13,9 @@ use std::time::Duration;
 #[derive(Deserialize, Debug)]
 pub struct TokenResponse {
     pub access_token: AccessToken,
+    /// Checked by [`IdentityServer::token_request`]: only `Bearer` is used.
+    #[serde(default)]
+    pub token_type: Option<String>,
     #[serde(default)]
     pub expires_in: Option<i64>,
     #[serde(default)]
@@ -35,6 +40,8 @@ pub enum TokenError {
     Misconfigured(String),
     /// Transport failure, 5xx or garbage: try again later; nothing is lost.
     Unavailable(BffError),
+    /// A success we must not use: its `token_type` is missing or not `Bearer`.
+    NotBearer,
 }
 
 #[derive(Deserialize)]
@@ -61,9 +68,13 @@ impl IdentityServer {
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| TokenError::Unavailable(transport_error(e)))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|_| {
+            let resp: TokenResponse = serde_json::from_slice(&bytes).map_err(|_| {
                 TokenError::Unavailable(BffError::IdpUnavailable("token response is not valid JSON".into()))
-            });
+            })?;
+            if !resp.token_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("Bearer")) {
+                return Err(TokenError::NotBearer);
+            }
+            return Ok(resp);
         }
         if status.is_client_error()
             && let Ok(e) = serde_json::from_slice::<OAuthError>(&bytes)

@@ -61,16 +61,18 @@ pub fn read_params(req: &Request, mode: ResponseMode) -> Result<Params, BffError
     }
 }
 
-/// RFC 9207: the response must come from our issuer (mix-up defence). A response carrying an ID token names its
-/// issuer in the token (validated later), so `iss` may be absent there (RFC 9207 §2.4).
+/// RFC 9207: the response must come from our issuer (mix-up defence). Only an ID token that is validated (its
+/// `iss` included) may stand in for a missing `iss` (RFC 9207 §2.4): in form_post (hybrid) mode [`sign_in`] requires
+/// and validates the front-channel ID token. In query mode an `id_token` parameter is never read, so it changes
+/// nothing here: a missing `iss` is `issuer_missing` whatever else the response carries.
 async fn check_issuer(idp: &IdentityServer, params: &Params) -> Result<(), BffError> {
     let discovery = idp.discovery().await?;
-    let has_id_token = params.single("id_token")?.is_some();
+    let validated_id_token = idp.config().form_post() && params.single("id_token")?.is_some();
     match params.single("iss")? {
         Some(iss) if iss != idp.issuer() => {
             Err(BffError::login_failed("issuer_mismatch", "The sign-in response came from an unexpected issuer."))
         }
-        None if discovery.authorization_response_iss_parameter_supported && !has_id_token => {
+        None if discovery.authorization_response_iss_parameter_supported && !validated_id_token => {
             Err(BffError::login_failed("issuer_missing", "The sign-in response did not name its issuer."))
         }
         _ => Ok(()),
@@ -99,6 +101,10 @@ pub async fn sign_in(idp: &IdentityServer, params: &Params, pending: &PendingLog
             BffError::Misconfigured(format!("token endpoint refused the client: {error}"))
         }
         TokenError::Unavailable(e) => e,
+        TokenError::NotBearer => BffError::login_failed(
+            "invalid_token_response",
+            "The identity server's token response is not a Bearer token response.",
+        ),
     })?;
     let id_token = tokens
         .id_token

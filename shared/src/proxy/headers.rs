@@ -74,7 +74,7 @@ mod tests {
             ("x-forwarded-for", "1.2.3.4"),
             ("host", "evil"),
             ("connection", "close"),
-            ("cookie", "__Host-bff-session=secret; ErpContextParameters=ctx; other=1; .AspNetCore.Culture=c=bg"),
+            ("cookie", "__Host-Http-bff-session=secret; ErpContextParameters=ctx; other=1; .AspNetCore.Culture=c=bg"),
         ] {
             h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
         }

@@ -121,6 +121,15 @@ impl TokenKeeper {
                 self.store.release_lease(&session.key, owner).await?;
                 Err(BffError::Misconfigured(format!("token endpoint refused the client: {error}")))
             }
+            Err(TokenError::NotBearer) => {
+                // Like an unusable answer (garbage, 5xx): the stored tokens stay as they were, so the session
+                // lives on with its access token until that expires. (If the identity server did rotate the
+                // refresh token, the next refresh gets `invalid_grant` and ends the session then.)
+                tracing::warn!("refresh answer is not a Bearer token response: session kept");
+                Metric::RefreshFailures.count_because("not_bearer");
+                let _ = self.store.release_lease(&session.key, owner).await;
+                Err(BffError::IdpUnavailable("token response is not a Bearer token response".into()))
+            }
             Err(TokenError::Unavailable(e)) => {
                 tracing::warn!(error = %e, "refresh failed: session kept");
                 Metric::RefreshFailures.count_because(e.code());

@@ -1,7 +1,8 @@
 //! Logs and metrics: JSON lines with the Lambda request id and a correlation id; CloudWatch EMF metric lines.
 
 use reqwest::Method;
-use tests::{Browser, spawn_app};
+use shared::http::cookies::{LOGIN_PREFIX, SESSION};
+use tests::{Browser, Options, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn log_lines_carry_ids_and_metrics_are_emf() {
@@ -40,4 +41,47 @@ async fn log_lines_carry_ids_and_metrics_are_emf() {
     assert_eq!(proxy["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ErpNetBff");
     assert_eq!(proxy["StatusClass"], "2xx");
     assert_eq!(proxy["FunctionName"], "proxy");
+}
+
+#[tokio::test]
+async fn rust_log_trace_logs_no_secret_of_a_whole_session() {
+    let app =
+        spawn_app_with(Options { bff_env: vec![("RUST_LOG".into(), "trace".into())], ..Options::default() }).await;
+    let mut b = Browser::new();
+    let authorize = app.start_login(&mut b, Some("/")).await;
+    let login_cookie =
+        b.jar["localhost"].iter().find(|(k, _)| k.starts_with(LOGIN_PREFIX)).map(|(_, v)| v.clone()).unwrap();
+    let callback = app.authenticate_at_emulator(&mut b, &authorize, "demo", "demo").await;
+    let r = b.get(callback.as_str()).await;
+    assert_eq!(r.status, 302, "{}", r.text());
+    let session_cookie = b.cookie("localhost", SESSION).unwrap();
+    let r = app.api(&mut b, Method::GET, "/api/domain/odata/Crm_Sales_Customers?$top=2", None, &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(app.api(&mut b, Method::POST, "/auth/refresh", None, &[]).await.status, 200);
+    let logout_url = app.session_json(&mut b).await["logoutUrl"].as_str().unwrap().to_string();
+    let sid = logout_url.split("sid=").nth(1).unwrap().to_string();
+    assert_eq!(b.get(&app.url(&logout_url)).await.status, 302);
+
+    let seen = app.emulator_secrets().await;
+    let mut secrets: Vec<(String, String)> = vec![
+        ("session cookie".into(), session_cookie),
+        ("login cookie".into(), login_cookie),
+        ("logout sid".into(), sid),
+    ];
+    for kind in ["codes", "codeVerifiers", "accessTokens", "refreshTokens", "idTokens", "clientSecrets"] {
+        let list = seen[kind].as_array().unwrap_or_else(|| panic!("no {kind} in {seen}"));
+        assert!(!list.is_empty(), "{kind}");
+        secrets.extend(list.iter().map(|v| (kind.to_string(), v.as_str().unwrap().to_string())));
+    }
+
+    let logs = app.bff_logs();
+    // RUST_LOG=trace took effect: the libraries' debug lines are there (their trace lines must not be).
+    assert!(logs.lines().any(|l| l.contains("\"level\":\"DEBUG\"")), "RUST_LOG=trace was not applied");
+    for (kind, secret) in &secrets {
+        assert!(secret.len() >= 16, "{kind} too short to search for");
+        if let Some(line) = logs.lines().find(|l| l.contains(secret.as_str())) {
+            let shown: String = line.replace(secret.as_str(), "<SECRET>").chars().take(400).collect();
+            panic!("a {kind} in a log line: {shown}");
+        }
+    }
 }

@@ -196,6 +196,38 @@ async fn identity_server_failures_keep_the_session() {
 }
 
 #[tokio::test]
+async fn a_refresh_answer_that_is_not_a_bearer_token_is_refused_and_the_session_kept() {
+    let app = spawn_app_with(opts(3600, &[])).await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    let sealed = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+        item[shared::session::store::attr::TOK].clone()
+    };
+    let before = sealed(&app.only_session().await);
+
+    app.emulator_control(serde_json::json!({"tokenType": "mac"})).await;
+    let r = app.api(&mut b, Method::POST, "/auth/refresh", None, &[]).await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(r.problem_code(), "idp_unavailable");
+    assert!(r.set_cookies().is_empty(), "the cookie stays");
+    assert_eq!(refresh_grants(&app).await, 1, "the identity server was asked");
+    let item = app.only_session().await;
+    assert_eq!(sealed(&item), before, "the refused answer's tokens are not stored");
+    assert_eq!(item[shared::session::store::attr::VER].as_n().unwrap(), "1");
+    assert!(!item.contains_key(shared::session::store::attr::LEASE_OWNER), "the lease is released");
+    // The session goes on with its (still valid) access token.
+    let r = app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Case-insensitive: `bearer` is a Bearer token response.
+    app.emulator_control(serde_json::json!({"tokenType": "bearer"})).await;
+    let mut c = Browser::new();
+    app.sign_in(&mut c, "alice", "alice").await;
+    let r = app.api(&mut c, Method::POST, "/auth/refresh", None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[tokio::test]
 async fn idle_and_absolute_expiry() {
     // Idle: 3 s without a request ends the session.
     let app = spawn_app_with(opts(3600, &[("SESSION_IDLE_TIMEOUT", "3"), ("SESSION_TOUCH_INTERVAL", "1")])).await;

@@ -1,7 +1,8 @@
 //! Security hardening on the real stack: every defence of the BFF has a test here that fails without it.
 
 use reqwest::Method;
-use shared::http::cookies::SESSION;
+use shared::http::cookies::{LOGIN_PREFIX, SESSION};
+use std::time::{Duration, Instant};
 use tests::{Browser, Options, TestApp, spawn_app, spawn_app_with};
 use url::Url;
 
@@ -33,7 +34,7 @@ async fn two_logins_in_two_tabs_of_one_browser_both_complete() {
     let tab_a = app.start_login(&mut b, Some("/a")).await;
     let tab_b = app.start_login(&mut b, Some("/b")).await;
     assert_ne!(param(&tab_a, "state"), param(&tab_b, "state"));
-    let login_cookies = |b: &Browser| b.jar["localhost"].keys().filter(|k| k.starts_with("__Host-bff-login-")).count();
+    let login_cookies = |b: &Browser| b.jar["localhost"].keys().filter(|k| k.starts_with(LOGIN_PREFIX)).count();
     assert_eq!(login_cookies(&b), 2, "one login cookie per attempt: the second tab must not unbind the first");
 
     // Tab B signs in first, then tab A (the emulator remembers the user by then).
@@ -75,6 +76,37 @@ async fn id_tokens_the_identity_server_issued_wrongly_are_refused() {
 }
 
 #[tokio::test]
+async fn an_id_token_whose_azp_names_another_client_is_refused() {
+    let app = spawn_app().await;
+    app.emulator_control(serde_json::json!({ "idToken": "wrong-azp" })).await;
+    let mut b = Browser::new();
+    let authorize = app.start_login(&mut b, None).await;
+    let callback = app.authenticate_at_emulator(&mut b, &authorize, "demo", "demo").await;
+    let r = b.get(callback.as_str()).await;
+
+    // The token had one audience, us: only its azp was wrong (the case a check limited to several audiences misses).
+    let secrets = app.emulator_secrets().await;
+    let id_token = secrets["idTokens"].as_array().unwrap().last().unwrap().as_str().unwrap();
+    let payload = id_token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&shared::crypto::b64url_decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["aud"], tests::CLIENT_ID, "{claims}");
+    assert_eq!(claims["azp"], "some.other.app/second", "{claims}");
+
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.problem_code(), "login_failed");
+    assert_eq!(r.json()["error"], "invalid_id_token");
+    assert!(r.json()["detail"].as_str().unwrap().contains("azp"), "{}", r.text());
+    assert!(r.set_cookies().iter().all(|c| !c.starts_with(&format!("{SESSION}="))), "no session cookie");
+    assert!(app.session_items().await.is_empty(), "no session");
+
+    // An azp that names us is accepted.
+    app.emulator_control(serde_json::json!({})).await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    assert_eq!(app.session_items().await.len(), 1);
+}
+
+#[tokio::test]
 async fn the_callback_must_come_from_our_issuer_rfc9207() {
     let app = spawn_app().await;
     for (iss, expected) in [(Some("https://evil.example/id"), "issuer_mismatch"), (None, "issuer_missing")] {
@@ -87,6 +119,67 @@ async fn the_callback_must_come_from_our_issuer_rfc9207() {
         assert_eq!(r.json()["error"], expected);
         assert_eq!(app.emulator_stats().await["token"]["authorization_code"], 0, "no code exchanged for a mix-up");
     }
+}
+
+#[tokio::test]
+async fn in_query_mode_an_id_token_parameter_does_not_stand_in_for_iss() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    let authorize = app.start_login(&mut b, None).await;
+    let callback = app.authenticate_at_emulator(&mut b, &authorize, "demo", "demo").await;
+    assert_eq!(param(&callback, "iss"), Some(app.emulator.issuer()), "discovery advertises iss");
+    // The real code and state, `iss` taken out and an ID token nobody validates in query mode put in.
+    let forged = with_param(&with_param(&callback, "iss", None), "id_token", Some("junk.not-a.jwt"));
+    assert!(param(&forged, "code").is_some() && param(&forged, "state").is_some());
+    let r = b.get(forged.as_str()).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.problem_code(), "login_failed");
+    assert_eq!(r.json()["error"], "issuer_missing");
+    assert!(r.set_cookies().iter().all(|c| !c.starts_with(&format!("{SESSION}="))), "no session cookie");
+    assert!(app.session_items().await.is_empty(), "no session");
+    assert_eq!(app.emulator_stats().await["token"]["authorization_code"], 0, "no code exchanged");
+}
+
+#[tokio::test]
+async fn a_signing_key_withdrawn_from_the_jwks_is_trusted_no_longer_than_jwks_max_age() {
+    const MAX_AGE: Duration = Duration::from_secs(8);
+    let app = spawn_app_with(Options {
+        bff_env: vec![("JWKS_MAX_AGE".into(), MAX_AGE.as_secs().to_string())],
+        ..Options::default()
+    })
+    .await;
+    // The first sign-in fetches the JWKS (one key), between these two instants.
+    let before_fetch = Instant::now();
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    let after_fetch = Instant::now();
+
+    // ERP.net rotates its key and withdraws the old one; someone who still holds the old key signs ID tokens with it.
+    app.emulator_control(serde_json::json!({"rotateKeys": true, "withdrawKeys": true, "idToken": "withdrawn-key"}))
+        .await;
+    assert_eq!(app.emulator_json("/__emulator/config").await["jwksKids"].as_array().unwrap().len(), 1);
+
+    // Within the max age the cached JWKS still vouches for the old key: accepted.
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    assert!(before_fetch.elapsed() < MAX_AGE, "too slow: the sign-in did not happen within the JWKS max age");
+
+    // Once the max age has passed, the next validation refetches the JWKS: the withdrawn key is refused.
+    tests::wait_until("the JWKS max age to pass", MAX_AGE * 3, || async { after_fetch.elapsed() > MAX_AGE }).await;
+    let mut b = Browser::new();
+    let authorize = app.start_login(&mut b, None).await;
+    let callback = app.authenticate_at_emulator(&mut b, &authorize, "demo", "demo").await;
+    let r = b.get(callback.as_str()).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"], "invalid_id_token");
+    assert!(r.json()["detail"].as_str().unwrap().contains("signing key is unknown"), "{}", r.text());
+    assert!(r.set_cookies().iter().all(|c| !c.starts_with(&format!("{SESSION}="))), "no session cookie");
+
+    // Tokens signed with the key ERP.net publishes are accepted.
+    app.emulator_control(serde_json::json!({})).await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    assert_eq!(app.session_json(&mut b).await["user"]["sub"], "demo");
 }
 
 /// The auto-posting form the identity server answers with in form_post mode: (action, fields).
@@ -137,7 +230,7 @@ async fn form_post_hybrid_mode_checks_c_hash_and_s_hash() {
             .await;
     let mut b = Browser::new();
     let r = b.get(&app.url("/auth/login")).await;
-    let login_cookie = r.set_cookies().into_iter().find(|c| c.starts_with("__Host-bff-login-")).unwrap();
+    let login_cookie = r.set_cookies().into_iter().find(|c| c.starts_with(LOGIN_PREFIX)).unwrap();
     assert!(login_cookie.contains("SameSite=None") && login_cookie.contains("Secure"), "{login_cookie}");
 
     let mut b = Browser::new();
@@ -342,8 +435,7 @@ async fn no_token_code_verifier_secret_or_cookie_in_clear_at_rest_or_in_logs() {
     let app = spawn_app_with(Options { access_token_ttl: 3600, ..Options::default() }).await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
-    let login_cookie =
-        b.jar["localhost"].iter().find(|(k, _)| k.starts_with("__Host-bff-login-")).map(|(_, v)| v.clone());
+    let login_cookie = b.jar["localhost"].iter().find(|(k, _)| k.starts_with(LOGIN_PREFIX)).map(|(_, v)| v.clone());
     let session_cookie = b.cookie("localhost", SESSION).unwrap();
     assert_eq!(
         app.api(&mut b, Method::GET, "/api/domain/odata/Crm_Sales_Customers?$top=2", None, &[]).await.status,

@@ -2,7 +2,7 @@
 //! proxied OData calls → logout; and the first unhappy paths.
 
 use reqwest::Method;
-use shared::http::cookies::SESSION;
+use shared::http::cookies::{LOGIN_PREFIX, SESSION};
 use tests::{Browser, CLIENT_ID, spawn_app};
 use url::Url;
 
@@ -27,7 +27,7 @@ async fn sign_in_proxy_and_sign_out() {
     // Login: a 302 to the emulator's authorize endpoint with every parameter as it should be.
     let r = b.get(&app.url("/auth/login?returnUrl=%2Fcustomers%3Ftab%3D1")).await;
     assert_eq!(r.status, 302);
-    let login_cookie = r.set_cookies().into_iter().find(|c| c.starts_with("__Host-bff-login-")).expect("login cookie");
+    let login_cookie = r.set_cookies().into_iter().find(|c| c.starts_with(LOGIN_PREFIX)).expect("login cookie");
     let attrs = cookie_attrs(&login_cookie);
     for flag in ["secure", "httponly", "samesite=lax", "path=/"] {
         assert!(attrs.contains(&flag.to_string()), "login cookie lacks {flag}: {login_cookie}");
@@ -170,13 +170,13 @@ async fn unhappy_paths_fail_cleanly() {
     assert_eq!(r.json()["error"], "login_not_bound");
     let mut planted = Browser::new();
     let state = callback.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
-    let name = b.jar["localhost"].keys().find(|k| k.starts_with("__Host-bff-login-")).unwrap().clone();
+    let name = b.jar["localhost"].keys().find(|k| k.starts_with(LOGIN_PREFIX)).unwrap().clone();
     planted.set_cookie("localhost", &name, &"A".repeat(43));
     assert!(!state.is_empty());
     let r = planted.get(callback.as_str()).await;
     assert_eq!(r.problem_code(), "login_failed");
 
-    let binding_value = b.jar["localhost"].iter().find(|(k, _)| k.starts_with("__Host-bff-login-")).unwrap().1.clone();
+    let binding_value = b.jar["localhost"].iter().find(|(k, _)| k.starts_with(LOGIN_PREFIX)).unwrap().1.clone();
     let r = b.get(callback.as_str()).await;
     assert_eq!(r.status, 302, "{}", r.text());
     assert_eq!(r.location(), Some("/"));
@@ -186,7 +186,7 @@ async fn unhappy_paths_fail_cleanly() {
     let login_cookie = r
         .set_cookies()
         .into_iter()
-        .find(|c| c.starts_with("__Host-bff-login-"))
+        .find(|c| c.starts_with(LOGIN_PREFIX))
         .expect("the callback clears the attempt's login cookie");
     assert!(login_cookie.contains("Max-Age=0"), "{login_cookie}");
     let r = b.get(callback.as_str()).await;
@@ -277,4 +277,55 @@ async fn unhappy_paths_fail_cleanly() {
     let r = app.api(&mut c, Method::GET, "/api/domain/odata/Crm_Sales_Customers", None, &[]).await;
     assert_eq!(r.problem_code(), "session_expired");
     assert!(r.set_cookies().iter().any(|s| s.starts_with(&format!("{SESSION}=;"))));
+}
+
+#[tokio::test]
+async fn a_code_exchange_answer_that_is_not_a_bearer_token_is_refused() {
+    let app = spawn_app().await;
+    for token_type in ["mac", "DPoP", "Bearer-ish"] {
+        app.emulator_control(serde_json::json!({ "tokenType": token_type })).await;
+        let mut b = Browser::new();
+        let authorize = app.start_login(&mut b, None).await;
+        let callback = app.authenticate_at_emulator(&mut b, &authorize, "demo", "demo").await;
+        let r = b.get(callback.as_str()).await;
+        assert_eq!(r.status, 400, "{token_type}: {}", r.text());
+        assert_eq!(r.problem_code(), "login_failed", "{token_type}");
+        assert_eq!(r.json()["error"], "invalid_token_response", "{token_type}");
+        assert!(r.set_cookies().iter().all(|c| !c.starts_with(&format!("{SESSION}="))), "{token_type}: no session");
+    }
+    assert!(app.session_items().await.is_empty(), "nothing is created from a refused token response");
+    assert_eq!(app.emulator_stats().await["token"]["authorization_code"], 3, "the codes were exchanged");
+
+    // The type is compared case-insensitively.
+    app.emulator_control(serde_json::json!({ "tokenType": "bearer" })).await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    assert_eq!(app.session_json(&mut b).await["user"]["sub"], "demo");
+}
+
+#[tokio::test]
+async fn every_cookie_carries_the_host_http_prefix_and_its_attributes() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    let r = b.get(&app.url("/auth/login")).await;
+    assert_eq!(r.status, 302);
+    let mut set_cookies = r.set_cookies();
+    let authorize = Url::parse(r.location().unwrap()).unwrap();
+    let callback = app.authenticate_at_emulator(&mut b, &authorize, "demo", "demo").await;
+    let r = b.get(callback.as_str()).await;
+    assert_eq!(r.status, 302, "{}", r.text());
+    set_cookies.extend(r.set_cookies());
+    // The login cookie set, the login cookie cleared, the session cookie set.
+    assert_eq!(set_cookies.len(), 3, "{set_cookies:?}");
+    for c in &set_cookies {
+        // draft-ietf-oauth-browser-based-apps: `__Host-Http-` (browsers also refuse such a cookie from script).
+        assert!(c.starts_with("__Host-Http-"), "{c}");
+        let attrs = cookie_attrs(c);
+        for needed in ["secure", "httponly", "path=/"] {
+            assert!(attrs.iter().any(|a| a == needed), "{needed} missing: {c}");
+        }
+        assert!(!attrs.iter().any(|a| a.starts_with("domain")), "a Domain: {c}");
+    }
+    assert!(set_cookies.iter().any(|c| c.starts_with(&format!("{SESSION}="))), "{set_cookies:?}");
+    assert_eq!(app.session_json(&mut b).await["user"]["sub"], "demo", "the browser sends it back");
 }
