@@ -77,5 +77,14 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.expose().len(), 43);
         assert!(!format!("{a:?}").contains(a.expose()));
+        // The nonce and the PKCE verifier: 256 bits, 43 base64url characters (RFC 7636 4.1: 43..128 unreserved).
+        let (n, m) = (Nonce::generate(), Nonce::generate());
+        assert_ne!(n, m);
+        assert_eq!(n.expose().len(), 43);
+        let (v, w) = (CodeVerifier::generate(), CodeVerifier::generate());
+        assert_ne!(v, w);
+        assert_eq!(v.expose().len(), 43);
+        assert!(v.expose().bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(!format!("{v:?}").contains(v.expose()));
     }
 }
