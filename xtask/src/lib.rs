@@ -1,6 +1,8 @@
 //! Project automation shared by `cargo xtask`, the tests and the benchmarks: the local stack ([`stack`]), the
-//! sessions table from template.yaml, and the drift checks between Cargo.toml, template.yaml and openapi.yaml.
+//! sessions table from template.yaml, the drift checks between Cargo.toml, template.yaml and openapi.yaml, and the
+//! check of CONFORMANCE.md against the tests it names ([`conformance`]).
 
+pub mod conformance;
 pub mod stack;
 
 use aws_sdk_dynamodb::Client;

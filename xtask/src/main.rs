@@ -52,6 +52,12 @@ enum Cmd {
         #[arg(long)]
         spa: bool,
     },
+    /// Checks CONFORMANCE.md (rows, statuses, reasons, that every named test exists, the summary) and prints the
+    /// counts per source and status; `--write` first rewrites its summary from the table.
+    Conformance {
+        #[arg(long)]
+        write: bool,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -71,11 +77,27 @@ async fn main() -> ExitCode {
         Cmd::WithDynamodb { cmd } => with_dynamodb(cmd, sig).await,
         Cmd::WithStack { cmd } => with_stack(cmd, sig).await,
         Cmd::Stack { json: _, access_token_ttl, spa } => stack(access_token_ttl, spa, sig).await,
+        Cmd::Conformance { write } => conformance(write),
     };
     result.unwrap_or_else(|e| {
         eprintln!("xtask: {e}");
         ExitCode::FAILURE
     })
+}
+
+/// `cargo xtask conformance [--write]`: the same check as the unit test, with the counts printed.
+fn conformance(write: bool) -> Result<ExitCode, String> {
+    use xtask::conformance::{Repo, check, summary, with_summary};
+    let root = xtask::repo_root();
+    let path = root.join("CONFORMANCE.md");
+    let mut text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if write {
+        text = with_summary(&text)?;
+        std::fs::write(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let (rows, errors) = check(&text, &Repo(&root));
+    print!("{}", summary(&rows));
+    if errors.is_empty() { Ok(ExitCode::SUCCESS) } else { Err(format!("CONFORMANCE.md:\n{}", errors.join("\n"))) }
 }
 
 /// SIGINT and SIGTERM, caught from the start (so that they stop the stack instead of killing this process).
