@@ -119,6 +119,10 @@ pub fn parse(markdown: &str) -> (Vec<Row>, Vec<String>) {
     let mut i = 0;
     while i < lines.len() {
         if !(lines[i].trim_start().starts_with('|') && cells(lines[i]) == HEADER) {
+            // A table that looks like a requirement table but has another header would drop out of the check.
+            if lines[i].trim_start().starts_with('|') && cells(lines[i]).first().is_some_and(|c| c == "ID") {
+                errors.push(format!("line {}: a table headed `ID` must have exactly the columns {HEADER:?}", i + 1));
+            }
             i += 1;
             continue;
         }
@@ -506,7 +510,9 @@ mod tests {
                    | B-10 | No such file. | RFC 7636 | 4.1 | met | — | `shared::nope::tests::x` |\n\
                    | B-11 | No e2e. | RFC 7636 | 4.1 | met | — | `e2e:signs in twice` |\n\
                    | B-12 | Loose text. | RFC 7636 | 4.1 | met | — | signin::signs_in |\n\
-                   | B-13 | Too few cells. | RFC 7636 | met |\n";
+                   | B-13 | Too few cells. | RFC 7636 | met |\n\n\
+                   | ID | Requirement | Source | Status | Tests |\n|---|---|---|---|---|\n\
+                   | B-14 | Wrong header. | RFC 7636 | met | — |\n";
         let errs = errors(&doc(MIN_ROWS, bad));
         let has = |needle: &str| errs.iter().any(|e| e.contains(needle));
         assert!(has("(B-1): `signin::no_such_test`: no test `fn no_such_test`"), "{errs:#?}");
@@ -522,6 +528,7 @@ mod tests {
         assert!(has("(B-11): `e2e:signs in twice`"), "{errs:#?}");
         assert!(has("(B-12): the Tests cell has text outside backticks"), "{errs:#?}");
         assert!(has("4 cells, expected 7"), "{errs:#?}");
+        assert!(has("a table headed `ID` must have exactly the columns"), "{errs:#?}");
     }
 
     #[test]
