@@ -37,11 +37,11 @@ pub fn check(
 ) -> Result<(), BffError> {
     let Some(root) = batch_root(method, path.as_str()) else { return Ok(()) };
     let scope = Scope { base: proxy.api_base.as_str(), root, allowlist: &proxy.allowlist };
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(BffError::InvalidBatch("A $batch request needs a Content-Type."))?;
-    check_body(content_type, body, &scope)
+    let mut types = headers.get_all(header::CONTENT_TYPE).iter();
+    match (types.next().and_then(|v| v.to_str().ok()), types.next()) {
+        (Some(content_type), None) => check_body(content_type, body, &scope),
+        _ => Err(BffError::InvalidBatch("A $batch request needs exactly one Content-Type.")),
+    }
 }
 
 /// Checks a batch body by its media type: `application/json` or `multipart/mixed`, nothing else.
@@ -224,6 +224,30 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_needs_exactly_one_content_type() {
+        let proxy = crate::config::ProxyConfig {
+            api_base: crate::config::BaseUrl::parse("API_BASE", BASE).unwrap(),
+            allowlist: allow(),
+            max_request_bytes: 1 << 20,
+            timeout: std::time::Duration::from_secs(1),
+        };
+        let path = ProxyPath::parse("domain/odata/$batch", &allow()).unwrap();
+        let body = br#"{"requests":[{"id":"1","method":"GET","url":"Crm_Sales_Customers"}]}"#;
+        let run = |types: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for t in types {
+                headers.append(header::CONTENT_TYPE, t.parse().unwrap());
+            }
+            code(check(&Method::POST, &headers, &path, body, &proxy))
+        };
+        assert_eq!(run(&["application/json"]), "ok");
+        assert_eq!(run(&[]), "invalid_batch");
+        assert_eq!(run(&["application/json", "multipart/mixed; boundary=x"]), "invalid_batch");
+        let other = ProxyPath::parse("domain/odata/Crm_Sales_Customers", &allow()).unwrap();
+        assert_eq!(code(check(&Method::POST, &HeaderMap::new(), &other, b"anything", &proxy)), "ok");
+    }
+
+    #[test]
     fn json_batches_pass_with_urls_under_the_allowlist() {
         for url in GOOD {
             assert_eq!(code(json(url)), "ok", "{url}");
@@ -305,6 +329,7 @@ mod tests {
             (MP, "--batch_1\r\nContent-Type: application/http\r\nContent-Type: application/http\r\n\r\nGET x HTTP/1.1\r\n--batch_1--".into()),
             (MP, "--batch_1\r\nContent-Type: application/http\r\n\r\nGET Crm_Sales_Customers HTTP/1.1\r\nX\rHost: evil\r\n\r\n--batch_1--".into()),
             (MP, "--batch_1\r\nContent-Type: application/http\r\n\r\nPOST $batch HTTP/1.1\r\n--batch_1--".into()),
+            (MP, "--batch_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: base64\r\n\r\nR0VUIGh0dHBzOi8vZXZpbC8gSFRUUC8xLjE=\r\n--batch_1--".into()),
             ("text/plain", ok.clone()),
         ] {
             assert_eq!(code(check_with(content_type, &body)), "invalid_batch", "{content_type} {body:?}");

@@ -1,7 +1,8 @@
 //! The `multipart/mixed` batch format (OData 4.0): parts of `Content-Type: application/http` holding
 //! `METHOD URL HTTP/1.1`, headers and a body, or a changeset (`multipart/mixed` again, one level deep: changesets
-//! do not nest). Lines end in CRLF or LF; a bare CR, a folded header or a part that is neither kind is refused, so
-//! no other reader can find a request line this one did not check.
+//! do not nest). Lines end in CRLF or LF; a bare CR, a folded header, an encoded part (`Content-Transfer-Encoding`
+//! other than binary) or a part that is neither kind is refused, so no other reader can find a request line this
+//! one did not check.
 
 use super::{MAX_PARTS, Scope, check_method, essence};
 use crate::error::BffError;
@@ -26,6 +27,13 @@ pub(super) fn check(content_type: &str, body: &[u8], scope: &Scope, depth: usize
             (Some((_, t)), None) => *t,
             _ => return Err(BffError::InvalidBatch("Each part needs exactly one Content-Type.")),
         };
+        let encoded = headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("content-transfer-encoding")
+                && !["binary", "7bit", "8bit"].contains(&v.to_ascii_lowercase().as_str())
+        });
+        if encoded {
+            return Err(BffError::InvalidBatch("A part must not be encoded (Content-Transfer-Encoding: binary)."));
+        }
         match essence(part_type).as_str() {
             "application/http" => check_request(content, scope)?,
             "multipart/mixed" => check(part_type, content, scope, depth + 1)?,
