@@ -72,7 +72,7 @@ bench: setup
 	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	cargo xtask with-dynamodb -- cargo run --release -p bench -- all --out target/bench/report.md
 
-## make fuzz: cargo fuzz on the four parsers, FUZZ_SECONDS each (default 180); not part of CI.
+## make fuzz: cargo fuzz on the five parsers, FUZZ_SECONDS each (default 180); not part of CI.
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 	bash infra/fuzz.sh $${FUZZ_SECONDS:-180}

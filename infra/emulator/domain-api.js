@@ -6,6 +6,7 @@ import { jwtVerify } from 'jose';
 import {
   DATA, ENTITY_SETS, PICTURES, PICTURE_BYTES,
 } from './data.js';
+import { BatchError, runBatch } from './batch.js';
 import { FilterError, parseFilter } from './odata-filter.js';
 import { AUDIENCE, verificationKeys } from './provider.js';
 import {
@@ -440,6 +441,59 @@ function addSwitchedHeaders(res) {
   };
 }
 
+// A response object that keeps what `handle` writes: { status, headers, body } in `result`.
+function captureResponse() {
+  const res = { headersSent: false, result: null };
+  res.writeHead = (status, headers) => {
+    res.headersSent = true;
+    res.result = { status, headers: headers || {}, body: Buffer.alloc(0) };
+  };
+  res.end = (payload) => {
+    if (payload) res.result.body = Buffer.from(payload);
+  };
+  return res;
+}
+
+// One inner request of a $batch ({ method, url, headers, body }), through the same handling as a plain
+// request, as the batch's user: { status, headers, body }. The URL is relative to the service root,
+// absolute-path, or absolute on this origin; anything else is a 404.
+async function runInner(inner, user, scopes) {
+  let rawUrl = inner.url;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(rawUrl)) {
+    rawUrl = rawUrl.startsWith(`${config.origin}/`) ? rawUrl.slice(config.origin.length) : null;
+  } else if (!rawUrl.startsWith('/')) {
+    rawUrl = API_ROOT + rawUrl;
+  }
+  const res = captureResponse();
+  try {
+    const q = rawUrl === null ? -1 : rawUrl.indexOf('?');
+    const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    if (rawPath === null || !rawPath.startsWith(API_ROOT) || rawPath === `${API_ROOT}$batch`) {
+      throw new ApiError(404, 'NotFound', `No resource was found at '${inner.url}'.`);
+    }
+    if (inner.method !== 'GET' && inner.method !== 'HEAD') markDirty();
+    const fakeReq = { method: inner.method, headers: inner.headers };
+    await handle(fakeReq, res, rawPath, q === -1 ? '' : rawUrl.slice(q + 1), inner.body, user, scopes);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    send(res, err.status, err.body ? err.body : errorBody(err.code, err.message, user), err.headers);
+  }
+  return res.result;
+}
+
+// POST $batch (batch.js): each inner request through runInner, answered in the batch's format.
+async function handleBatch(req, res, bodyBuf, user, scopes) {
+  let out;
+  try {
+    out = await runBatch(req.headers['content-type'], bodyBuf, (inner) => runInner(inner, user, scopes));
+  } catch (err) {
+    if (err instanceof BatchError) throw new ApiError(400, 'BadRequest', err.message);
+    throw err;
+  }
+  res.writeHead(out.status, { 'OData-Version': '4.0', 'Content-Length': out.body.length, ...out.headers });
+  res.end(out.body);
+}
+
 // [name, value] pairs from req.rawHeaders (names as sent, in order, repeats kept).
 function pairs(raw) {
   const out = [];
@@ -503,6 +557,10 @@ export async function handleApi(req, res) {
     const token = await authenticate(req);
     user = token.sub;
     if (req.method !== 'GET' && req.method !== 'HEAD') markDirty(); // EMULATOR_STATE_FILE: data may change
+    if (req.method === 'POST' && rawPath === `${API_ROOT}$batch`) {
+      await handleBatch(req, res, bodyBuf, user, scopesOf(token));
+      return;
+    }
     await handle(req, res, rawPath, rawQuery, bodyBuf, user, scopesOf(token));
   } catch (err) {
     if (res.headersSent) {

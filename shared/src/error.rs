@@ -16,6 +16,7 @@ pub const CODES: &[(&str, u16)] = &[
     ("path_not_allowed", 403),
     ("method_not_allowed", 405),
     ("invalid_request", 400),
+    ("invalid_batch", 400),
     ("payload_too_large", 413),
     ("login_failed", 400),
     ("idp_unavailable", 502),
@@ -43,6 +44,9 @@ pub enum BffError {
     MethodNotAllowed { allow: &'static str },
     #[error("invalid request: {0}")]
     InvalidRequest(&'static str),
+    /// A `$batch` body whose inner requests cannot all be read (so not all their URLs can be checked).
+    #[error("invalid batch: {0}")]
+    InvalidBatch(&'static str),
     #[error("payload too large")]
     PayloadTooLarge,
     /// The sign-in could not be completed; `error` is the IdP's or our own machine code.
@@ -87,6 +91,7 @@ impl BffError {
             PathNotAllowed => "path_not_allowed",
             MethodNotAllowed { .. } => "method_not_allowed",
             InvalidRequest(_) => "invalid_request",
+            InvalidBatch(_) => "invalid_batch",
             PayloadTooLarge => "payload_too_large",
             LoginFailed { .. } => "login_failed",
             IdpUnavailable(_) => "idp_unavailable",
@@ -109,6 +114,7 @@ impl BffError {
             PathNotAllowed => "This API path is not allowed through the BFF.",
             MethodNotAllowed { .. } => "This method is not allowed here.",
             InvalidRequest(_) => "The request is not valid.",
+            InvalidBatch(_) => "The $batch body cannot be read, so its requests cannot be checked.",
             PayloadTooLarge => "The request body is too large.",
             LoginFailed { .. } => "Sign-in could not be completed.",
             IdpUnavailable(_) => "The identity server is unavailable.",
@@ -125,7 +131,7 @@ impl BffError {
     fn detail(&self) -> Option<&'static str> {
         use BffError::*;
         match self {
-            InvalidRequest(d) => Some(d),
+            InvalidRequest(d) | InvalidBatch(d) => Some(d),
             LoginFailed { detail, .. } => Some(detail),
             UpstreamResponseTooLarge => Some("Page the request with $top (and follow @odata.nextLink)."),
             MethodNotAllowed { .. } => None,
@@ -207,6 +213,7 @@ mod tests {
             BffError::PathNotAllowed,
             BffError::MethodNotAllowed { allow: "GET" },
             BffError::InvalidRequest("x"),
+            BffError::InvalidBatch("x"),
             BffError::PayloadTooLarge,
             BffError::LoginFailed { error: "e".into(), detail: "d" },
             BffError::IdpUnavailable("x".into()),

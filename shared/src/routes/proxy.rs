@@ -1,5 +1,5 @@
 //! `ANY /api/{path+}` (with `X-CSRF: 1`): forwards to `{API_BASE}/{path}` with the user's bearer token.
-//! gate → path → current session → fresh token → upstream (one retry on a 401) → response.
+//! gate → path → `$batch` body → current session → fresh token → upstream (one retry on a 401) → response.
 
 use crate::app::App;
 use crate::error::BffError;
@@ -21,6 +21,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     if body.len() > proxy.max_request_bytes {
         return Err(BffError::PayloadTooLarge);
     }
+    crate::proxy::batch::check(req.method(), req.headers(), &path, body, proxy)?;
 
     let (secret, session) = current::load(&app.store, &app.config.session, req.headers()).await?.required()?;
     let fresh = app.keeper.fresh(&secret, session).await?;
