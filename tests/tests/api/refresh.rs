@@ -315,6 +315,31 @@ async fn upstream_401_refreshes_once_and_retries_the_same_request() {
 }
 
 #[tokio::test]
+async fn a_rotated_token_that_cannot_be_stored_is_revoked_and_the_session_ends_cleanly() {
+    // Every refresh commit fails without being applied (500 from DynamoDB, past the SDK's retries): the commit is
+    // tried again while the lease lasts (2 s here), then the new refresh token is revoked and the session ends.
+    let app = spawn_app_with(Options {
+        ddb_proxy: true,
+        ..opts(3600, &[("REFRESH_FLOOR_SECONDS", "0"), ("IDP_TIMEOUT_MS", "1000")])
+    })
+    .await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    let revocations = app.emulator_stats().await["revocation"].as_i64().unwrap();
+    app.ddb_control(serde_json::json!({"failUpdate": "refreshed_by"})).await;
+    let r = app.api(&mut b, Method::POST, "/auth/refresh", None, &[]).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(r.problem_code(), "session_expired");
+    assert!(r.set_cookies().iter().any(|c| c.starts_with(&format!("{SESSION}=;"))), "cookie cleared");
+    assert_eq!(refresh_grants(&app).await, 1);
+    assert_eq!(app.emulator_stats().await["revocation"].as_i64().unwrap(), revocations + 1, "the new token revoked");
+    assert!(app.ddb_stats().await["faults"]["error"].as_u64().unwrap() >= 2, "the commit was tried again");
+    app.ddb_control(serde_json::json!({})).await;
+    assert!(app.session_items().await.is_empty(), "the session item is gone");
+    assert!(app.bff_logs().contains("refresh commit failed for good"), "the reason is logged");
+}
+
+#[tokio::test]
 async fn forced_refresh_has_a_floor() {
     // Default floor (30 s): a token issued a moment ago is not refreshed; the answer has the same shape.
     let app = spawn_app_with(opts(3600, &[])).await;
