@@ -78,9 +78,6 @@ impl TokenKeeper {
     pub async fn refresh(&self, secret: &SessionSecret, mut session: Session) -> Result<Fresh, BffError> {
         let start_version = session.version;
         let owner = crate::crypto::b64url(&crate::crypto::random_bytes::<12>());
-        // Everything the token call needs (discovery, the client secret) is resolved before a lease is taken, so
-        // the lease covers only the token call and the commit.
-        self.idp.prepare_token_calls().await?;
         // Bounded: one full lease to wait out a holder (who may have died), and one more to refresh ourselves.
         let deadline = tokio::time::Instant::now() + self.lease * 2 + Duration::from_secs(1);
         let mut backoff = Duration::from_millis(25);
@@ -90,8 +87,11 @@ impl TokenKeeper {
                 let tokens = session.tokens(secret)?;
                 return Ok((session, tokens));
             }
-            let now = UnixMillis::now();
-            if session.lease_until <= now {
+            if session.lease_until <= UnixMillis::now() {
+                // Everything the token call needs (discovery, the client secret) is resolved before a lease is
+                // taken, so the lease covers only the token call and the commit. (A waiter needs none of it.)
+                self.idp.prepare_token_calls().await?;
+                let now = UnixMillis::now();
                 // The lease's end as this caller counts it starts before the write is sent: never later than the
                 // store's `until`.
                 let lease_end = tokio::time::Instant::now() + self.lease;
