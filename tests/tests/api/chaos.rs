@@ -283,6 +283,11 @@ async fn refresh_storm_with_lost_answers_slow_idp_and_a_killed_runtime_loses_no_
     assert_eq!(invalid_grant, 0, "a refresh token was spent twice");
     assert_eq!(signed_in, SESSIONS, "sessions lost");
     assert!(commits.iter().all(|c| (1..=2).contains(c)), "refreshes per session: {commits:?}");
+    // Token calls: one per session, plus at most one more each (e.g. the killed runtime's, dropped in transit).
+    assert!(
+        (SESSIONS as i64..=2 * SESSIONS as i64).contains(&refresh_grants),
+        "refresh grants at the IdP: {refresh_grants}"
+    );
     assert!(
         other.keys().all(|k| !k.contains("not_problem_json") && !k.contains("transport")),
         "failures must be problem+json: {other:?}"
