@@ -6,11 +6,18 @@
 //   node infra/ddb-proxy.js --port 8100 --target http://127.0.0.1:8000
 //   GET  /__ddbproxy/stats    -> {"ops":{"GetItem":3,...},"faults":{"throttle":1,"error":0,"reset":0},"total":4}
 //   POST /__ddbproxy/reset    -> zero the counters
-//   POST /__ddbproxy/control  {"throttleRate":0.3,"errorRate":0.1,"delayMs":0,"down":false,"dropAnswerRate":0}
+//   POST /__ddbproxy/control  {"throttleRate":0.3,"errorRate":0.1,"delayMs":0,"down":false,"dropAnswerRate":0,
+//                              "dropAnswerOps":[],"dropAnswerUpdate":"","failUpdate":""}
 //                             ({} resets)
 // - `dropAnswerRate`: the share of conditional writes (PutItem/UpdateItem/DeleteItem with a ConditionExpression)
 //   that are applied by DynamoDB Local but whose answer is lost (the connection is reset after the write): the
 //   ambiguous outcome an SDK retry must cope with. Counted as faults.dropped.
+// - `dropAnswerOps`: limits `dropAnswerRate` to these operations (e.g. ["UpdateItem"]; [] = every conditional
+//   write). With `dropAnswerUpdate` (a substring of the UpdateExpression, e.g. "lease_owner = :me") it targets one
+//   write exactly (the lease, or the commit).
+// - `failUpdate`: a substring of the UpdateExpression; every write carrying it is answered 500 InternalServerError
+//   WITHOUT being applied (a write that truly fails, e.g. "refreshed_by": every refresh commit). Counted as
+//   faults.error.
 import http from 'node:http';
 
 const arg = (name, dflt) => {
@@ -20,7 +27,7 @@ const arg = (name, dflt) => {
 const port = Number(arg('port', process.env.DDB_PROXY_PORT || 8100));
 const target = new URL(arg('target', process.env.DDB_PROXY_TARGET || 'http://127.0.0.1:8000'));
 
-const freshControl = () => ({ throttleRate: 0, errorRate: 0, delayMs: 0, down: false, dropAnswerRate: 0 });
+const freshControl = () => ({ throttleRate: 0, errorRate: 0, delayMs: 0, down: false, dropAnswerRate: 0, dropAnswerOps: [], dropAnswerUpdate: '', failUpdate: '' });
 const freshStats = () => ({ ops: {}, faults: { throttle: 0, error: 0, reset: 0, dropped: 0 }, total: 0 });
 const CONDITIONAL_WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem']);
 let control = freshControl();
@@ -34,6 +41,14 @@ function readBody(req) {
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+function updateExpression(body) {
+  try {
+    return String(JSON.parse(body.toString()).UpdateExpression || '');
+  } catch {
+    return '';
+  }
 }
 
 function json(res, status, value, extra = {}) {
@@ -86,7 +101,10 @@ const server = http.createServer(async (req, res) => {
       stats.faults.throttle += 1;
       return amzError(res, 400, 'ThrottlingException', 'Rate of requests exceeds the allowed throughput (injected).');
     }
-    if (roll < control.throttleRate + control.errorRate) {
+    if (
+      roll < control.throttleRate + control.errorRate ||
+      (control.failUpdate && updateExpression(body).includes(control.failUpdate))
+    ) {
       stats.faults.error += 1;
       return amzError(res, 500, 'InternalServerError', 'Internal server error (injected).');
     }
@@ -94,6 +112,8 @@ const server = http.createServer(async (req, res) => {
       control.dropAnswerRate > 0 &&
       CONDITIONAL_WRITES.has(op) &&
       body.includes('ConditionExpression') &&
+      (control.dropAnswerOps.length === 0 || control.dropAnswerOps.includes(op)) &&
+      (!control.dropAnswerUpdate || updateExpression(body).includes(control.dropAnswerUpdate)) &&
       Math.random() < control.dropAnswerRate;
     const upstream = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },

@@ -139,7 +139,20 @@ async function handleToken(req, res) {
   const delay = (takeFault('tokenDelayMs') || 0) + jitter;
   const status = takeFault('tokenStatus');
   const statusError = control.tokenError;
-  if (delay) await sleep(delay);
+  if (delay) {
+    // The injected delay models transit time: a request whose sender died (its connection closed) while it was
+    // "in transit" never arrives, so it is not processed (no refresh token is spent). Counted as
+    // `tokenDroppedInTransit`.
+    let gone = false;
+    const onClose = () => { gone = true; };
+    req.socket.once('close', onClose);
+    await sleep(delay);
+    req.socket.off('close', onClose);
+    if (gone || req.socket.destroyed) {
+      stats.tokenDroppedInTransit += 1;
+      return;
+    }
+  }
   if (status) {
     const error = statusError || (status >= 500 ? 'server_error' : 'invalid_request');
     tokenError(res, status, error, `injected fault: HTTP ${status}`);

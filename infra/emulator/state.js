@@ -81,6 +81,7 @@ function freshStats() {
     token: { authorization_code: 0, refresh_token: 0, other: 0 },
     tokenAuthMethods: { client_secret_post: 0, client_secret_basic: 0, none: 0 },
     tokenErrors: { invalid_grant: 0, invalid_client: 0, invalid_request: 0 },
+    tokenDroppedInTransit: 0,
     authorize: 0,
     endSession: 0,
     revocation: 0,

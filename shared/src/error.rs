@@ -24,6 +24,7 @@ pub const CODES: &[(&str, u16)] = &[
     ("upstream_unavailable", 502),
     ("upstream_timeout", 504),
     ("upstream_response_too_large", 502),
+    ("upstream_unauthorized", 401),
     ("store_unavailable", 503),
     ("misconfigured", 500),
 ];
@@ -62,6 +63,9 @@ pub enum BffError {
     UpstreamTimeout,
     #[error("upstream response too large")]
     UpstreamResponseTooLarge,
+    /// The API refused a token that was just refreshed: the session stays (only the identity server ends it).
+    #[error("upstream refused a fresh token")]
+    UpstreamUnauthorized,
     #[error("session store unavailable: {0}")]
     StoreUnavailable(String),
     #[error("misconfigured: {0}")]
@@ -99,6 +103,7 @@ impl BffError {
             UpstreamUnavailable(_) => "upstream_unavailable",
             UpstreamTimeout => "upstream_timeout",
             UpstreamResponseTooLarge => "upstream_response_too_large",
+            UpstreamUnauthorized => "upstream_unauthorized",
             StoreUnavailable(_) => "store_unavailable",
             Misconfigured(_) => "misconfigured",
         }
@@ -122,6 +127,7 @@ impl BffError {
             UpstreamUnavailable(_) => "The ERP.net API is unavailable.",
             UpstreamTimeout => "The ERP.net API did not answer in time.",
             UpstreamResponseTooLarge => "The ERP.net API response is too large to pass through.",
+            UpstreamUnauthorized => "The ERP.net API refused the request's credentials. You are still signed in.",
             StoreUnavailable(_) => "The session store is unavailable. Try again shortly.",
             Misconfigured(_) => "The BFF is misconfigured.",
         }
@@ -221,6 +227,7 @@ mod tests {
             BffError::UpstreamUnavailable("x".into()),
             BffError::UpstreamTimeout,
             BffError::UpstreamResponseTooLarge,
+            BffError::UpstreamUnauthorized,
             BffError::StoreUnavailable("x".into()),
             BffError::Misconfigured("x".into()),
         ];
@@ -228,6 +235,13 @@ mod tests {
         for (e, (code, status)) in all.iter().zip(CODES) {
             assert_eq!((e.code(), e.status().as_u16()), (*code, *status));
         }
+    }
+
+    #[test]
+    fn upstream_unauthorized_keeps_the_cookie() {
+        let r = BffError::UpstreamUnauthorized.to_response();
+        assert_eq!(r.status(), 401);
+        assert!(r.headers().get(header::SET_COOKIE).is_none());
     }
 
     #[test]

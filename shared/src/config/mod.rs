@@ -63,6 +63,8 @@ pub struct SessionConfig {
     pub refresh_skew: Duration,
     /// How long a refresh lease is held: longer than the token call's timeout, so a live refresher never loses it.
     pub refresh_lease: Duration,
+    /// `POST /auth/refresh` on an access token younger than this (and not due) answers without a token call.
+    pub refresh_floor: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -178,6 +180,7 @@ impl SessionConfig {
             touch_interval: env.secs("SESSION_TOUCH_INTERVAL", 300)?,
             refresh_skew: env.secs("REFRESH_SKEW", 60)?,
             refresh_lease,
+            refresh_floor: env.secs_or_zero("REFRESH_FLOOR_SECONDS", 30)?,
         })
     }
 }
@@ -263,6 +266,7 @@ mod tests {
             ("RESPONSE_MODE", "fragment"),
             ("SESSION_IDLE_TIMEOUT", "-5"),
             ("JWKS_MAX_AGE", "0"),
+            ("REFRESH_FLOOR_SECONDS", "-1"),
             ("SCOPES", "profile read"),
             ("SCOPES", "openid profile"),
         ] {
@@ -271,6 +275,14 @@ mod tests {
             let e = parse(&m).err().unwrap_or_else(|| panic!("{var}={bad} accepted"));
             assert_eq!(e.var, var, "{bad}");
         }
+    }
+
+    #[test]
+    fn refresh_floor_defaults_to_30_s_and_may_be_0() {
+        assert_eq!(parse(&base()).unwrap().session.refresh_floor, Duration::from_secs(30));
+        let mut m = base();
+        m.insert("REFRESH_FLOOR_SECONDS", "0");
+        assert_eq!(parse(&m).unwrap().session.refresh_floor, Duration::ZERO);
     }
 
     #[test]

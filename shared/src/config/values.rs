@@ -47,6 +47,17 @@ impl<'a> Env<'a> {
         Ok(Duration::from_secs(self.positive(k, "seconds")?.unwrap_or(default)))
     }
 
+    /// Seconds where 0 is meaningful (it switches the feature off).
+    pub(super) fn secs_or_zero(&self, k: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        match self.opt(k) {
+            None => Ok(Duration::from_secs(default)),
+            Some(v) => v
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| err(k, format!("must be a whole number of seconds (0 or more), not `{v}`"))),
+        }
+    }
+
     pub(super) fn millis(&self, k: &'static str, default: u64) -> Result<Duration, ConfigError> {
         Ok(Duration::from_millis(self.positive(k, "milliseconds")?.unwrap_or(default)))
     }

@@ -90,6 +90,14 @@ impl IdentityServer {
         Err(TokenError::Unavailable(BffError::IdpUnavailable(format!("token endpoint answered {status}"))))
     }
 
+    /// Resolves everything a token call needs (discovery, the client secret), so that a refresh can take its lease
+    /// only once nothing but the token call itself is left.
+    pub async fn prepare_token_calls(&self) -> Result<(), BffError> {
+        self.discovery().await?;
+        self.client_secret().await?;
+        Ok(())
+    }
+
     /// Exchanges an authorization code: `client_secret_post` + the PKCE verifier + the exact redirect URI.
     pub async fn exchange_code(&self, code: &str, verifier: &CodeVerifier) -> Result<TokenResponse, TokenError> {
         self.token_request(&[

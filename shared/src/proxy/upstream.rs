@@ -1,5 +1,5 @@
 //! The client for the ERP.net API, and forwarding one request with the user's bearer token (refreshed and retried
-//! once on a 401).
+//! once per token version on a 401).
 
 use super::body::LAMBDA_RESPONSE_LIMIT;
 use super::headers::upstream_request_headers;
@@ -117,23 +117,29 @@ impl UpstreamClient {
     }
 
     /// Forwards `out` with the session's bearer token. A 401 means the token was refused before its time (revoked,
-    /// rotated keys …): refresh once (single-flight), retry once. Refused again, the session is of no use any more
-    /// and ends.
+    /// rotated keys …): unless this request's token was just refreshed, refresh once (single-flight; another
+    /// caller's newer token set is taken as it is) and retry once. Refused again: `upstream_unauthorized`, and the
+    /// session is kept (only the identity server's `invalid_grant` or its expiry end a session).
     pub async fn forward(
         &self,
         keeper: &TokenKeeper,
         secret: &SessionSecret,
         (session, tokens): Fresh,
+        just_refreshed: bool,
         out: &Outgoing,
     ) -> Result<UpstreamResponse, BffError> {
         let started = Instant::now();
         let mut up = self.send_as(out, &tokens.access_token).await?;
         if up.status == StatusCode::UNAUTHORIZED {
+            if just_refreshed {
+                tracing::warn!(version = session.version, "upstream refused a just refreshed token");
+                return Err(BffError::UpstreamUnauthorized);
+            }
             let (session, tokens) = keeper.refresh(secret, session).await?;
             up = self.send_as(out, &tokens.access_token).await?;
             if up.status == StatusCode::UNAUTHORIZED {
-                keeper.end(&session).await?;
-                return Err(BffError::SessionExpired);
+                tracing::warn!(version = session.version, "upstream refused the refreshed token: session kept");
+                return Err(BffError::UpstreamUnauthorized);
             }
         }
         crate::metrics::proxied(started.elapsed().as_secs_f64() * 1000.0, up.status.as_u16());

@@ -1,5 +1,6 @@
 //! `ANY /api/{path+}` (with `X-CSRF: 1`): forwards to `{API_BASE}/{path}` with the user's bearer token.
-//! gate → path → `$batch` body → current session → fresh token → upstream (one retry on a 401) → response.
+//! gate → path → `$batch` body → current session → fresh token → upstream (one refresh + retry per token version
+//! on a 401) → response.
 
 use crate::app::App;
 use crate::error::BffError;
@@ -24,8 +25,10 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     crate::proxy::batch::check(req.method(), req.headers(), &path, body, proxy)?;
 
     let (secret, session) = current::load(&app.store, &app.config.session, req.headers()).await?.required()?;
+    let loaded_version = session.version;
     let fresh = app.keeper.fresh(&secret, session).await?;
+    let just_refreshed = fresh.0.version != loaded_version;
     let outgoing = Outgoing::new(&req, &proxy.api_base, &path, body);
-    let up = app.upstream.forward(&app.keeper, &secret, fresh, &outgoing).await?;
+    let up = app.upstream.forward(&app.keeper, &secret, fresh, just_refreshed, &outgoing).await?;
     crate::proxy::body::respond(up, &proxy.api_base)
 }

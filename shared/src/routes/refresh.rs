@@ -1,4 +1,5 @@
-//! `POST /auth/refresh` (with `X-CSRF: 1`): refreshes the token set now, single-flight across instances.
+//! `POST /auth/refresh` (with `X-CSRF: 1`): refreshes the token set now, single-flight across instances; an access
+//! token younger than `REFRESH_FLOOR_SECONDS` (and not due) is answered as it is, without a token call.
 
 use crate::app::App;
 use crate::error::BffError;
@@ -13,7 +14,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     require_method(&req, &[Method::POST], "POST")?;
     require_csrf(req.headers(), &app.config.public_origin)?;
     let (secret, session) = current::load(&app.store, &app.config.session, req.headers()).await?.required()?;
-    let (session, _) = app.keeper.refresh(&secret, session).await?;
+    let (session, _) = app.keeper.refresh_forced(&secret, session).await?;
     Ok(json(
         StatusCode::OK,
         &json!({

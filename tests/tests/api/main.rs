@@ -3,6 +3,7 @@
 //! Run them under `cargo xtask with-dynamodb -- …` (as `make test` does): the harness is in tests/src/.
 
 mod batch;
+mod chaos;
 mod faults;
 mod hostile;
 mod observability;

@@ -124,7 +124,7 @@ async fn an_abandoned_lease_is_taken_over_when_it_expires() {
 
 #[tokio::test]
 async fn refresh_endpoint_rotates_and_invalid_grant_ends_the_session() {
-    let app = spawn_app_with(opts(3600, &[])).await;
+    let app = spawn_app_with(opts(3600, &[("REFRESH_FLOOR_SECONDS", "0")])).await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
 
@@ -164,7 +164,7 @@ async fn refresh_endpoint_rotates_and_invalid_grant_ends_the_session() {
 
 #[tokio::test]
 async fn identity_server_failures_keep_the_session() {
-    let app = spawn_app_with(opts(3600, &[("IDP_TIMEOUT_MS", "1000")])).await;
+    let app = spawn_app_with(opts(3600, &[("IDP_TIMEOUT_MS", "1000"), ("REFRESH_FLOOR_SECONDS", "0")])).await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
 
@@ -314,12 +314,115 @@ async fn upstream_401_refreshes_once_and_retries_the_same_request() {
     assert_eq!(sent[0]["headers"]["prefer"], sent[1]["headers"]["prefer"]);
     assert_ne!(sent[0]["headers"]["authorization"], sent[1]["headers"]["authorization"], "retried with the new token");
 
-    // A second 401 in a row surfaces as 401 problem+json (after exactly one more refresh).
+    // A second 401 in a row (the API refuses even the refreshed token): exactly one more refresh, then
+    // `401 upstream_unauthorized`; the session and its cookie are kept (only the identity server ends a session).
     app.emulator_control(serde_json::json!({"apiStatus": 401, "apiStatusTimes": 2})).await;
     let r = app.api(&mut b, Method::PATCH, &path, Some(body), &[("content-type", "application/json")]).await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.problem_code(), "session_expired");
+    assert_eq!(r.problem_code(), "upstream_unauthorized");
+    assert!(r.set_cookies().is_empty(), "the cookie is kept");
     assert_eq!(refresh_grants(&app).await, 2);
+    assert_eq!(app.session_number(shared::session::store::attr::VER).await, 3);
+    let r = app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await;
+    assert_eq!(r.status, 200, "the session still works: {}", r.text());
+
+    // A 401 on a token this very request just refreshed: no second refresh, `upstream_unauthorized` at once.
+    app.emulator_control(serde_json::json!({})).await;
+    let item = app.only_session().await;
+    app.dynamo
+        .update_item()
+        .table_name(&app.table)
+        .key(shared::session::store::attr::PK, item[shared::session::store::attr::PK].clone())
+        .update_expression("SET at_exp = :e")
+        .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::N((tests::now() - 1).to_string()))
+        .send()
+        .await
+        .unwrap();
+    app.emulator_control(serde_json::json!({"apiStatus": 401, "apiStatusTimes": 1})).await;
+    let r = app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await;
+    assert_eq!(r.problem_code(), "upstream_unauthorized");
+    assert!(r.set_cookies().is_empty(), "the cookie is kept");
+    assert_eq!(refresh_grants(&app).await, 3, "one refresh (the expiry), none for the 401");
+    assert_eq!(app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_rotated_token_that_cannot_be_stored_is_revoked_and_the_session_ends_cleanly() {
+    // Every refresh commit fails without being applied (500 from DynamoDB, past the SDK's retries): the commit is
+    // tried again while the lease lasts (2 s here), then the new refresh token is revoked and the session ends.
+    let app = spawn_app_with(Options {
+        ddb_proxy: true,
+        ..opts(3600, &[("REFRESH_FLOOR_SECONDS", "0"), ("IDP_TIMEOUT_MS", "1000")])
+    })
+    .await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    let revocations = app.emulator_stats().await["revocation"].as_i64().unwrap();
+    app.ddb_control(serde_json::json!({"failUpdate": "refreshed_by"})).await;
+    let r = app.api(&mut b, Method::POST, "/auth/refresh", None, &[]).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(r.problem_code(), "session_expired");
+    assert!(r.set_cookies().iter().any(|c| c.starts_with(&format!("{SESSION}=;"))), "cookie cleared");
+    assert_eq!(refresh_grants(&app).await, 1);
+    assert_eq!(app.emulator_stats().await["revocation"].as_i64().unwrap(), revocations + 1, "the new token revoked");
+    assert!(app.ddb_stats().await["faults"]["error"].as_u64().unwrap() >= 2, "the commit was tried again");
+    app.ddb_control(serde_json::json!({})).await;
+    assert!(app.session_items().await.is_empty(), "the session item is gone");
+    assert!(app.bff_logs().contains("refresh commit failed for good"), "the reason is logged");
+}
+
+#[tokio::test]
+async fn forced_refresh_has_a_floor() {
+    // Default floor (30 s): a token issued a moment ago is not refreshed; the answer has the same shape.
+    let app = spawn_app_with(opts(3600, &[])).await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    let at_exp = app.session_number(shared::session::store::attr::AT_EXP).await;
+    for _ in 0..3 {
+        let r = app.api(&mut b, Method::POST, "/auth/refresh", None, &[]).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let body = r.json();
+        assert!(body["accessTokenExpiresAt"].as_str().unwrap().ends_with('Z'));
+        assert!(body["sessionExpiresAt"].as_str().unwrap().ends_with('Z'));
+    }
+    assert_eq!(refresh_grants(&app).await, 0, "no token call under the floor");
+    assert_eq!(app.session_number(shared::session::store::attr::AT_EXP).await, at_exp);
+    assert_eq!(app.session_number(shared::session::store::attr::VER).await, 1);
+}
+
+#[tokio::test]
+async fn writes_whose_answers_are_lost_are_not_misreported() {
+    // Every conditional write is applied but its answer lost, on every SDK attempt (the retries then fail their own
+    // conditions): a consistent read decides. Sign-in (pending login, its consume, the session) and a refresh
+    // (lease and commit) all succeed, without a phantom wait for the lease.
+    let app = spawn_app_with(Options { ddb_proxy: true, ..opts(3600, &[("REFRESH_FLOOR_SECONDS", "0")]) }).await;
+    app.ddb_control(serde_json::json!({"dropAnswerRate": 1.0})).await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    assert_eq!(app.session_items().await.len(), 1);
+    let t = std::time::Instant::now();
+    let r = app.api(&mut b, Method::POST, "/auth/refresh", None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.set_cookies().is_empty(), "the cookie is kept");
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "no wait for our own lease: {:?}", t.elapsed());
+    assert_eq!(refresh_grants(&app).await, 1);
+    let item = app.only_session().await;
+    assert_eq!(item[shared::session::store::attr::VER].as_n().unwrap(), "2");
+    assert!(!item.contains_key(shared::session::store::attr::LEASE_OWNER));
+    let dropped = app.ddb_stats().await["faults"]["dropped"].as_u64().unwrap();
+    assert!(dropped >= 5, "answers were dropped: {dropped}");
+
+    // Only the commit's answer lost, on some attempts: the ALL_OLD item of a failed retry tells our own write.
+    app.ddb_control(serde_json::json!({"dropAnswerRate": 0.5, "dropAnswerUpdate": "refreshed_by"})).await;
+    for v in 3..=6 {
+        let r = app.api(&mut b, Method::POST, "/auth/refresh", None, &[]).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.set_cookies().is_empty(), "the cookie is kept");
+        assert_eq!(app.session_number(shared::session::store::attr::VER).await, v);
+    }
+    app.ddb_control(serde_json::json!({})).await;
+    assert_eq!(app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await.status, 200);
+    assert_eq!(app.emulator_stats().await["tokenErrors"]["invalid_grant"], 0);
 }
 
 #[tokio::test]

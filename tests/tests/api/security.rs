@@ -432,7 +432,12 @@ async fn proxy_size_limits_and_binary_bodies() {
 
 #[tokio::test]
 async fn no_token_code_verifier_secret_or_cookie_in_clear_at_rest_or_in_logs() {
-    let app = spawn_app_with(Options { access_token_ttl: 3600, ..Options::default() }).await;
+    let app = spawn_app_with(Options {
+        access_token_ttl: 3600,
+        bff_env: vec![("REFRESH_FLOOR_SECONDS".into(), "0".into())],
+        ..Options::default()
+    })
+    .await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
     let login_cookie = b.jar["localhost"].iter().find(|(k, _)| k.starts_with(LOGIN_PREFIX)).map(|(_, v)| v.clone());

@@ -1,11 +1,15 @@
-//! Pending logins: stored once under a fresh key, consumed once by a conditional delete.
+//! Pending logins: stored once under a fresh key, consumed once by a conditional write (then deleted).
 
-use super::{SessionStore, StoreError, attr, b, conditional, get_b, n, s};
+use super::{Item, SessionStore, StoreError, attr, b, get_b, get_s, n, s};
 use crate::time::UnixTime;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 impl SessionStore {
-    /// Stores a pending login; its key is fresh, so it never overwrites.
+    /// Stores a pending login; its key is fresh, so it never overwrites. A failed condition (or an error) whose item
+    /// holds this very login is the SDK's retry of a write whose answer was lost: stored.
     pub async fn put_login(
         &self,
         key: &str,
@@ -14,34 +18,77 @@ impl SessionStore {
         created_at: UnixTime,
         ttl: UnixTime,
     ) -> Result<(), StoreError> {
-        self.client
+        let out = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item(attr::PK, s(key))
             .item(attr::BIND, s(binding_hash))
-            .item(attr::DATA, b(sealed))
+            .item(attr::DATA, b(sealed.clone()))
             .item(attr::CREATED, n(created_at.secs()))
             .item(attr::TTL, n(ttl.secs()))
             .condition_expression(format!("attribute_not_exists({})", attr::PK))
-            .send()
-            .await?;
-        Ok(())
-    }
-
-    /// Consumes a pending login exactly once, and only for the browser it is bound to: a conditional delete.
-    /// Returns its sealed contents; `None` when it does not exist (unknown, replayed) or belongs to another browser.
-    pub async fn take_login(&self, key: &str, binding_hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(attr::PK, s(key))
-            .condition_expression(format!("attribute_exists({}) AND #b = :b", attr::PK))
-            .expression_attribute_names("#b", attr::BIND)
-            .expression_attribute_values(":b", s(binding_hash))
-            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        Ok(conditional(out)?.and_then(|out| out.attributes).map(|item| get_b(&item, attr::DATA).unwrap_or_default()))
+        let ours = |item: &Item| get_b(item, attr::DATA).as_deref() == Some(sealed.as_slice());
+        match out {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(se)) if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                let PutItemError::ConditionalCheckFailedException(c) = se.err() else { unreachable!() };
+                match c.item.as_ref().is_some_and(ours) {
+                    true => Ok(()),
+                    false => Err(StoreError::new("a pending login with this key already exists")),
+                }
+            }
+            Err(e) => match self.read_item(key).await {
+                Ok(Some(item)) if ours(&item) => Ok(()),
+                _ => Err(e.into()),
+            },
+        }
+    }
+
+    /// Consumes a pending login exactly once, and only for the browser it is bound to: a conditional write marks it
+    /// consumed by this attempt (then it is deleted). Returns its sealed contents; `None` when it does not exist
+    /// (unknown, replayed) or belongs to another browser. The mark is how the SDK's retry of a consume whose answer
+    /// was lost (its condition then fails) recognises its own write instead of reporting a replay.
+    pub async fn take_login(&self, key: &str, binding_hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let me = crate::crypto::b64url(&crate::crypto::random_bytes::<12>());
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::PK, s(key))
+            .update_expression("SET #c = :me")
+            .condition_expression(format!("attribute_exists({}) AND #b = :b AND attribute_not_exists(#c)", attr::PK))
+            .expression_attribute_names("#b", attr::BIND)
+            .expression_attribute_names("#c", attr::CONSUMED_BY)
+            .expression_attribute_values(":b", s(binding_hash))
+            .expression_attribute_values(":me", s(&me))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let ours = |item: &Item| get_s(item, attr::CONSUMED_BY).as_deref() == Some(me.as_str());
+        let item = match out {
+            Ok(out) => out.attributes,
+            Err(SdkError::ServiceError(se))
+                if matches!(se.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                let UpdateItemError::ConditionalCheckFailedException(c) = se.err() else { unreachable!() };
+                c.item.clone().filter(ours)
+            }
+            Err(e) => match self.read_item(key).await?.filter(ours) {
+                // Applied although the answer was an error.
+                Some(item) => Some(item),
+                None => return Err(e.into()),
+            },
+        };
+        let Some(item) = item else { return Ok(None) };
+        // Consumed: the item is of no further use (its TTL removes it should this delete fail).
+        if let Err(e) = self.client.delete_item().table_name(&self.table).key(attr::PK, s(key)).send().await {
+            tracing::warn!(error = %StoreError::from(e), "consumed pending login not deleted; its TTL will");
+        }
+        Ok(Some(get_b(&item, attr::DATA).unwrap_or_default()))
     }
 }

@@ -9,6 +9,7 @@ mod lease;
 mod logins;
 mod sessions;
 
+pub use lease::{Commit, Lease};
 pub use sessions::RefreshedTokens;
 
 use aws_sdk_dynamodb::Client;
@@ -45,6 +46,12 @@ pub mod attr {
     pub const LEASE: &str = "lease";
     /// Session: who holds the refresh lease (a random id per attempt).
     pub const LEASE_OWNER: &str = "lease_owner";
+    /// Session: who committed the current token set (the lease owner of that refresh): how a commit whose answer
+    /// was lost recognises its own write.
+    pub const REFRESHED_BY: &str = "refreshed_by";
+    /// Pending login: who consumed it (a random id per attempt): how a consume whose answer was lost recognises
+    /// its own write.
+    pub const CONSUMED_BY: &str = "consumed_by";
     /// Pending login: the hash of the browser binding that may consume it.
     pub const BIND: &str = "bind";
     /// Pending login: the sealed pending login.
@@ -54,6 +61,12 @@ pub mod attr {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct StoreError(String);
+
+impl StoreError {
+    fn new(msg: impl Into<String>) -> Self {
+        StoreError(msg.into())
+    }
+}
 
 impl<E: std::error::Error + 'static, R: std::fmt::Debug> From<SdkError<E, R>> for StoreError {
     fn from(e: SdkError<E, R>) -> Self {
@@ -84,6 +97,13 @@ pub struct SessionStore {
 impl SessionStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
+    }
+
+    /// One item, read consistently: how a write that may or may not have been applied is decided.
+    async fn read_item(&self, pk: &str) -> Result<Option<Item>, StoreError> {
+        let out =
+            self.client.get_item().table_name(&self.table).key(attr::PK, s(pk)).consistent_read(true).send().await?;
+        Ok(out.item)
     }
 }
 

@@ -5,10 +5,14 @@ use super::{Item, SessionStore, StoreError, b, conditional, get_b, get_n, get_s,
 use crate::session::Session;
 use crate::session::secrets::SessionKey;
 use crate::time::{UnixMillis, UnixTime};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use std::collections::HashMap;
 use std::time::Duration;
 
 /// What a refresh writes back.
+#[derive(Clone)]
 pub struct RefreshedTokens {
     pub sealed_tokens: Vec<u8>,
     pub access_expires_at: UnixTime,
@@ -16,15 +20,36 @@ pub struct RefreshedTokens {
 }
 
 impl SessionStore {
+    /// Stores a new session; its key is fresh, so it never overwrites. A failed condition whose item holds this
+    /// very token set is the SDK's retry of a write whose answer was lost: stored.
     pub async fn create_session(&self, session: &Session, ttl: UnixTime) -> Result<(), StoreError> {
-        self.client
+        let out = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(session_item(session, ttl)))
             .condition_expression(format!("attribute_not_exists({PK})"))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
-            .await?;
-        Ok(())
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(se)) if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                let PutItemError::ConditionalCheckFailedException(c) = se.err() else { unreachable!() };
+                match c.item.as_ref().and_then(|i| get_b(i, TOK)) {
+                    Some(tok) if tok == session.sealed_tokens => Ok(()),
+                    _ => Err(StoreError::new("a session with this key already exists")),
+                }
+            }
+            Err(e) => {
+                // May have been applied: a consistent read decides.
+                let stored = self.read_item(session.key.as_str()).await.ok().flatten();
+                match stored.as_ref().and_then(|i| get_b(i, TOK)) {
+                    Some(tok) if tok == session.sealed_tokens => Ok(()),
+                    _ => Err(e.into()),
+                }
+            }
+        }
     }
 
     pub async fn load_session(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
@@ -95,7 +120,7 @@ fn session_item(sn: &Session, ttl: UnixTime) -> Item {
     ])
 }
 
-fn parse_session(item: &Item) -> Option<Session> {
+pub(super) fn parse_session(item: &Item) -> Option<Session> {
     let claims = match serde_json::from_str(&get_s(item, CLAIMS)?).ok()? {
         serde_json::Value::Object(m) => m,
         _ => return None,

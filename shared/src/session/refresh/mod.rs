@@ -5,17 +5,25 @@
 //! user out. So before calling the token endpoint an instance takes a lease on the session item (conditional on
 //! the token-set `version` and on no live lease). The winner refreshes and writes the new set as `version + 1`,
 //! releasing the lease in the same conditional write. The others poll with consistent reads until the version
-//! moves, then use the new token (or go ahead with the old one while it is still valid). A lease outlives the token
-//! call's timeout, so a live winner never loses it; the lease of a refresher that died simply expires.
+//! moves, then use the new token (or go ahead with the old one while it is still valid). The lease of a refresher
+//! that died simply expires.
+//!
+//! Fencing: everything the token call needs (discovery, the client secret) is resolved before the lease is taken;
+//! the lease's end is counted from before the acquire is sent; the token call has a deadline a quarter-lease before
+//! that end, and the commit is retried until it. So a live refresher does not outlive its lease. A write whose
+//! answer was lost is decided by the item itself (see `store::lease`), never taken for a lost lease. A rotated
+//! refresh token that truly cannot be stored is revoked and the session ends (`session_expired`), logged with why.
+
+mod commit;
 
 use super::Session;
 use super::secrets::SessionSecret;
-use super::store::{RefreshedTokens, SessionStore};
+use super::store::{Lease, SessionStore};
 use super::tokens::TokenSet;
 use crate::config::SessionConfig;
 use crate::error::BffError;
 use crate::idp::IdentityServer;
-use crate::idp::token_endpoint::{TokenError, TokenResponse};
+use crate::idp::token_endpoint::TokenError;
 use crate::metrics::Metric;
 use crate::time::{UnixMillis, UnixTime};
 use std::sync::Arc;
@@ -31,16 +39,13 @@ pub struct TokenKeeper {
     lease: Duration,
     /// The configured proactive-refresh skew.
     skew: Duration,
+    /// A forced refresh of a token younger than this is not made.
+    floor: Duration,
 }
 
 impl TokenKeeper {
     pub fn new(store: SessionStore, idp: Arc<IdentityServer>, config: &SessionConfig) -> Self {
-        Self { store, idp, lease: config.refresh_lease, skew: config.refresh_skew }
-    }
-
-    /// Ends a session whose freshly refreshed token is still refused: it is of no use any more.
-    pub async fn end(&self, session: &Session) -> Result<(), BffError> {
-        session.end(&self.store).await
+        Self { store, idp, lease: config.refresh_lease, skew: config.refresh_skew, floor: config.refresh_floor }
     }
 
     /// The skew before expiry at which a token is refreshed proactively: the configured skew, but never more than
@@ -58,6 +63,19 @@ impl TokenKeeper {
         Ok((session, tokens))
     }
 
+    /// A refresh the client asked for (`POST /auth/refresh`): made unless the access token is younger than the
+    /// floor and not due, so a client cannot spend a refresh token on every call.
+    pub async fn refresh_forced(&self, secret: &SessionSecret, session: Session) -> Result<Fresh, BffError> {
+        let now = UnixTime::now();
+        let issued_at = session.access_expires_at - session.access_lifetime;
+        let due = now >= session.access_expires_at - self.refresh_skew(&session);
+        if !due && now < issued_at + self.floor {
+            let tokens = session.tokens(secret)?;
+            return Ok((session, tokens));
+        }
+        self.refresh(secret, session).await
+    }
+
     /// Refreshes the session's token set once across all instances. See the module docs.
     pub async fn refresh(&self, secret: &SessionSecret, mut session: Session) -> Result<Fresh, BffError> {
         let start_version = session.version;
@@ -71,13 +89,28 @@ impl TokenKeeper {
                 let tokens = session.tokens(secret)?;
                 return Ok((session, tokens));
             }
-            let now = UnixMillis::now();
-            if session.lease_until <= now {
+            if session.lease_until <= UnixMillis::now() {
+                // Everything the token call needs (discovery, the client secret) is resolved before a lease is
+                // taken, so the lease covers only the token call and the commit. (A waiter needs none of it.)
+                self.idp.prepare_token_calls().await?;
+                let now = UnixMillis::now();
+                // The lease's end as this caller counts it starts before the write is sent: never later than the
+                // store's `until`.
+                let lease_end = tokio::time::Instant::now() + self.lease;
                 let until = now + self.lease;
-                if self.store.acquire_lease(&session.key, session.version, &owner, now, until).await? {
-                    return self.refresh_holding_lease(secret, session, &owner).await;
+                match self.store.acquire_lease(&session.key, session.version, &owner, now, until).await? {
+                    Lease::Held => return self.refresh_holding_lease(secret, session, &owner, lease_end).await,
+                    // Deleted under us (invalid_grant elsewhere, or logout): the session is over.
+                    Lease::Busy(None) => return Err(BffError::SessionExpired),
+                    Lease::Busy(Some(current)) => {
+                        session = current;
+                        if session.version != start_version {
+                            continue;
+                        }
+                    }
                 }
-            } else if UnixTime::now() < session.access_expires_at {
+            }
+            if session.lease_until > UnixMillis::now() && UnixTime::now() < session.access_expires_at {
                 // A live lease elsewhere. While our access token is still valid we need not wait for it.
                 let tokens = session.tokens(secret)?;
                 return Ok((session, tokens));
@@ -97,6 +130,7 @@ impl TokenKeeper {
         secret: &SessionSecret,
         session: Session,
         owner: &str,
+        lease_end: tokio::time::Instant,
     ) -> Result<Fresh, BffError> {
         let old = session.tokens(secret)?;
         let Some(refresh_token) = old.refresh_token.clone() else {
@@ -108,8 +142,14 @@ impl TokenKeeper {
             session.end(&self.store).await?;
             return Err(BffError::SessionExpired);
         };
-        match self.idp.refresh(&refresh_token).await {
-            Ok(resp) => self.commit(secret, session, owner, old, resp).await,
+        // The token call ends inside the lease, leaving a margin for the commit (and its retries).
+        let token_deadline = lease_end - self.commit_margin();
+        let answer = match tokio::time::timeout_at(token_deadline, self.idp.refresh(&refresh_token)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(TokenError::Unavailable(BffError::IdpTimeout)),
+        };
+        match answer {
+            Ok(resp) => self.commit(secret, session, owner, old, resp, lease_end).await,
             Err(TokenError::Rejected(error)) => {
                 tracing::info!(error = %error, "refresh token refused: session ends");
                 Metric::RefreshFailures.count_because("rejected");
@@ -140,42 +180,8 @@ impl TokenKeeper {
         }
     }
 
-    /// Writes the new token set as `version + 1`, releasing the lease in the same conditional write.
-    async fn commit(
-        &self,
-        secret: &SessionSecret,
-        session: Session,
-        owner: &str,
-        old: TokenSet,
-        resp: TokenResponse,
-    ) -> Result<Fresh, BffError> {
-        let lifetime = resp.lifetime();
-        let tokens = TokenSet {
-            access_token: resp.access_token,
-            // Rotation: a new refresh token replaces the old; without one the old stays valid.
-            refresh_token: resp.refresh_token.or(old.refresh_token),
-            id_token: resp.id_token.or(old.id_token),
-        };
-        let access_expires_at = UnixTime::now() + lifetime;
-        let sealed = tokens.seal(secret);
-        let written = RefreshedTokens { sealed_tokens: sealed.clone(), access_expires_at, access_lifetime: lifetime };
-        if !self.store.commit_refresh(&session.key, session.version, owner, written).await? {
-            // Only possible if our lease was taken over (the token call outlived it) or the session was deleted
-            // meanwhile. The new refresh token cannot be stored: the session is over.
-            tracing::error!("refresh commit lost its lease; session cannot keep the rotated token");
-            Metric::RefreshFailures.count_because("lease_lost");
-            return Err(BffError::SessionExpired);
-        }
-        tracing::info!("token set refreshed");
-        Metric::Refreshes.count();
-        let session = Session {
-            sealed_tokens: sealed,
-            access_expires_at,
-            access_lifetime: lifetime,
-            version: session.version + 1,
-            lease_until: UnixMillis::NEVER,
-            ..session
-        };
-        Ok((session, tokens))
+    /// The part of a lease kept for the commit after the token call: a quarter of it.
+    fn commit_margin(&self) -> Duration {
+        self.lease / 4
     }
 }
