@@ -6,8 +6,10 @@
 //!   make soak                                  # defaults below
 //!   SOAK_SESSIONS=300 SOAK_SECONDS=300 make soak
 //!
-//! Env: SOAK_SESSIONS (200), SOAK_SECONDS (180), SOAK_RUNTIMES (4), SOAK_IN_FLIGHT (48), SOAK_TOKEN_TTL (6 s),
-//! SOAK_DDB_FAULT_RATE (0.02: half throttling, half 500s).
+//! Env: SOAK_SESSIONS (200), SOAK_SECONDS (300), SOAK_RUNTIMES (4), SOAK_IN_FLIGHT (48), SOAK_TOKEN_TTL (6 s),
+//! SOAK_DDB_FAULT_RATE (0.02: half throttling, half 500s), and the chaos suite's faults (tests/tests/api/chaos.rs):
+//! SOAK_DROP_ANSWER_RATE (0.25: conditional writes applied whose answer is lost), SOAK_TOKEN_JITTER_MS (4500: the
+//! token endpoint delayed 0..N ms at random).
 
 use reqwest::Method;
 use std::collections::BTreeMap;
@@ -36,13 +38,16 @@ struct Tally {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let sessions: usize = env("SOAK_SESSIONS", 200);
-    let seconds: u64 = env("SOAK_SECONDS", 180);
+    let seconds: u64 = env("SOAK_SECONDS", 300);
     let runtimes: usize = env("SOAK_RUNTIMES", 4);
     let in_flight: usize = env("SOAK_IN_FLIGHT", 48);
     let ttl: u64 = env("SOAK_TOKEN_TTL", 6);
     let fault_rate: f64 = env("SOAK_DDB_FAULT_RATE", 0.02);
+    let drop_rate: f64 = env("SOAK_DROP_ANSWER_RATE", 0.25);
+    let jitter_ms: u64 = env("SOAK_TOKEN_JITTER_MS", 4500);
     println!(
-        "soak: {sessions} sessions, {seconds} s, {runtimes} runtimes, {in_flight} in flight, access tokens live {ttl} s, DynamoDB fault rate {fault_rate}"
+        "soak: {sessions} sessions, {seconds} s, {runtimes} runtimes, {in_flight} in flight, access tokens live {ttl} s, \
+         DynamoDB fault rate {fault_rate}, answers of conditional writes dropped {drop_rate}, token delay 0-{jitter_ms} ms"
     );
 
     let mut app = spawn_app_with(Options {
@@ -66,7 +71,13 @@ async fn main() {
         users.push((b, user));
     }
     println!("signed in {sessions} sessions in {:.1} s", started.elapsed().as_secs_f64());
-    app.ddb_control(serde_json::json!({"throttleRate": fault_rate / 2.0, "errorRate": fault_rate / 2.0})).await;
+    app.ddb_control(serde_json::json!({
+        "throttleRate": fault_rate / 2.0,
+        "errorRate": fault_rate / 2.0,
+        "dropAnswerRate": drop_rate,
+    }))
+    .await;
+    app.emulator_control(serde_json::json!({"tokenDelayJitterMs": jitter_ms})).await;
 
     let tally = Arc::new(Mutex::new(Tally::default()));
     let gate = Arc::new(Semaphore::new(in_flight));

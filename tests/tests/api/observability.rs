@@ -45,8 +45,12 @@ async fn log_lines_carry_ids_and_metrics_are_emf() {
 
 #[tokio::test]
 async fn rust_log_trace_logs_no_secret_of_a_whole_session() {
-    let app =
-        spawn_app_with(Options { bff_env: vec![("RUST_LOG".into(), "trace".into())], ..Options::default() }).await;
+    let app = spawn_app_with(Options {
+        // No refresh floor: the forced refresh below must really spend and rotate the refresh token.
+        bff_env: vec![("RUST_LOG".into(), "trace".into()), ("REFRESH_FLOOR_SECONDS".into(), "0".into())],
+        ..Options::default()
+    })
+    .await;
     let mut b = Browser::new();
     let authorize = app.start_login(&mut b, Some("/")).await;
     let login_cookie =

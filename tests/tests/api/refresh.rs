@@ -197,7 +197,8 @@ async fn identity_server_failures_keep_the_session() {
 
 #[tokio::test]
 async fn a_refresh_answer_that_is_not_a_bearer_token_is_refused_and_the_session_kept() {
-    let app = spawn_app_with(opts(3600, &[])).await;
+    // A forced refresh of a young token must reach the identity server here: no floor.
+    let app = spawn_app_with(opts(3600, &[("REFRESH_FLOOR_SECONDS", "0")])).await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
     let sealed = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
