@@ -72,7 +72,10 @@ impl Emulator {
     async fn wait_healthy(&mut self) -> Result<(), String> {
         let url = format!("{}/__emulator/health", self.origin());
         let client = probe_client();
-        wait_ready(&mut self.proc, "the ERP.net emulator", Duration::from_secs(30), || {
+        // Generous: the emulator generates its RSA signing key at start, which took over 30 s while the chaos test's
+        // eight runtimes loaded the two cores. A healthy start answers in about a second; the deadline only matters
+        // when something is wrong.
+        wait_ready(&mut self.proc, "the ERP.net emulator", Duration::from_secs(120), || {
             http_status_is(&client, &url, 200)
         })
         .await
