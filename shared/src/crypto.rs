@@ -6,6 +6,18 @@ use aws_lc_rs::{aead, digest, hmac, rand::SecureRandom};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+/// `Debug` for a secret-holding newtype: prints `Name(..)`, never the value (tokens, `state`, `nonce`, verifier).
+#[macro_export]
+macro_rules! redacted_debug {
+    ($name:ident) => {
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(..)"))
+            }
+        }
+    };
+}
+
 /// `N` bytes from the system CSPRNG.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];

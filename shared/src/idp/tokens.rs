@@ -19,11 +19,7 @@ macro_rules! token {
             }
         }
 
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(concat!(stringify!($name), "(..)"))
-            }
-        }
+        $crate::redacted_debug!($name);
     };
 }
 
