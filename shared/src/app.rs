@@ -92,12 +92,14 @@ where
     lambda_http::run(service_fn(move |req: Request| {
         let correlation_id = correlation_id(&req);
         let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+        let deadline_ms = req.lambda_context_ref().map_or(0, |c| c.deadline);
         let span = tracing::info_span!("request", request_id = %request_id, correlation_id = %correlation_id);
         async move {
             let started = Instant::now();
             let method = req.method().clone();
             let path = req.uri().path().to_string();
-            let mut resp = match handler(app, req).await {
+            let answer = crate::time::within_invocation(deadline_ms, handler(app, req)).await;
+            let mut resp = match answer {
                 Ok(resp) => resp,
                 Err(e) => {
                     if e.is_server_side() {

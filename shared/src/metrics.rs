@@ -50,6 +50,11 @@ pub enum Metric {
     ProxyLatency,
     /// A proxied call's upstream answer, by status class.
     UpstreamResponses,
+    /// A refresh's exposure (milliseconds): from the token request sent to the new token set stored. A runtime
+    /// that dies in it after the identity server rotated the refresh token loses the session (RELIABILITY.md).
+    RefreshExposure,
+    /// Its part after the token answer arrived (milliseconds): the identity server has surely rotated by then.
+    RefreshCommitLatency,
 }
 
 impl Metric {
@@ -62,6 +67,8 @@ impl Metric {
             Metric::RefreshFailures => "RefreshFailures",
             Metric::ProxyLatency => "ProxyLatency",
             Metric::UpstreamResponses => "UpstreamResponses",
+            Metric::RefreshExposure => "RefreshExposure",
+            Metric::RefreshCommitLatency => "RefreshCommitLatency",
         }
     }
 
@@ -87,6 +94,19 @@ pub fn proxied(latency_ms: f64, status: u16) {
     emit(
         &[(Metric::ProxyLatency.name(), latency_ms, "Milliseconds"), (Metric::UpstreamResponses.name(), 1.0, "Count")],
         Some(("StatusClass", class)),
+    );
+}
+
+/// A committed refresh: how long the session was exposed (token request sent → stored) and the part of that after
+/// the token answer arrived.
+pub fn refresh_exposure(exposure: std::time::Duration, after_answer: std::time::Duration) {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    emit(
+        &[
+            (Metric::RefreshExposure.name(), ms(exposure), "Milliseconds"),
+            (Metric::RefreshCommitLatency.name(), ms(after_answer), "Milliseconds"),
+        ],
+        None,
     );
 }
 

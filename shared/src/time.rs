@@ -73,6 +73,35 @@ impl Add<Duration> for UnixMillis {
     }
 }
 
+tokio::task_local! {
+    /// When the current Lambda invocation is cut off (`None`: not known).
+    static INVOCATION_END: Option<tokio::time::Instant>;
+}
+
+/// Deadlines before this (2001-09-09) are not points in time: `cargo lambda watch` sends its own timeout there, as
+/// a span (600 000 ms), and is taken at its word.
+const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
+
+/// Runs `f` as an invocation that Lambda cuts off at `deadline_ms` (milliseconds since the epoch, from the
+/// runtime's `Lambda-Runtime-Deadline-Ms`; 0: not known).
+pub async fn within_invocation<F: std::future::Future>(deadline_ms: u64, f: F) -> F::Output {
+    let end = (deadline_ms > 0).then(|| {
+        let left = match deadline_ms {
+            span if span < EPOCH_MS_FLOOR => Duration::from_millis(span),
+            at => Duration::from_millis(at).saturating_sub(since_epoch()),
+        };
+        tokio::time::Instant::now() + left
+    });
+    INVOCATION_END.scope(end, f).await
+}
+
+/// How long the current invocation has left before Lambda cuts it off (`None`: not known, e.g. outside
+/// [`within_invocation`]). A step that must not be cut off halfway (a refresh lease) checks this first.
+pub fn invocation_left() -> Option<Duration> {
+    let end = INVOCATION_END.try_with(|end| *end).ok().flatten()?;
+    Some(end.saturating_duration_since(tokio::time::Instant::now()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +120,19 @@ mod tests {
         assert_eq!(t.since(UnixTime::from_secs(40)), Duration::from_secs(60));
         assert_eq!(UnixTime::from_secs(40).since(t), Duration::ZERO);
         assert_eq!((UnixMillis::from_millis(5) + Duration::from_secs(1)).millis(), 1005);
+    }
+
+    #[tokio::test]
+    async fn invocation_left_counts_down_to_the_deadline() {
+        assert_eq!(invocation_left(), None);
+        let in_10s = (since_epoch() + Duration::from_secs(10)).as_millis() as u64;
+        let left = within_invocation(in_10s, async { invocation_left() }).await.unwrap();
+        assert!(left > Duration::from_secs(9) && left <= Duration::from_secs(10), "{left:?}");
+        assert_eq!(within_invocation(0, async { invocation_left() }).await, None);
+        let past = (since_epoch() - Duration::from_secs(1)).as_millis() as u64;
+        assert_eq!(within_invocation(past, async { invocation_left() }).await, Some(Duration::ZERO));
+        // cargo lambda watch's 600 s, sent as a span.
+        let left = within_invocation(600_000, async { invocation_left() }).await.unwrap();
+        assert!(left > Duration::from_secs(599), "{left:?}");
     }
 }

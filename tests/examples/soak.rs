@@ -9,12 +9,13 @@
 //! Env: SOAK_SESSIONS (200), SOAK_SECONDS (300), SOAK_RUNTIMES (4), SOAK_IN_FLIGHT (48), SOAK_TOKEN_TTL (6 s),
 //! SOAK_DDB_FAULT_RATE (0.02: half throttling, half 500s), and the chaos suite's faults (tests/tests/api/chaos.rs):
 //! SOAK_DROP_ANSWER_RATE (0.25: conditional writes applied whose answer is lost), SOAK_TOKEN_JITTER_MS (4500: the
-//! token endpoint delayed 0..N ms at random).
+//! token endpoint delayed 0..N ms at random), SOAK_KILL_EVERY (60 s: one runtime other than the first is killed
+//! with SIGKILL, in turn, and replaced; 0: never).
 
 use reqwest::Method;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tests::{Browser, Options, spawn_app_with};
 use tokio::sync::{Mutex, Semaphore};
@@ -35,6 +36,20 @@ struct Tally {
     latencies_ms: Vec<f64>,
 }
 
+/// A runtime calls are sent to, and how many are on their way to it (so a kill can tell which transport errors it
+/// caused).
+#[derive(Clone)]
+struct Runtime {
+    origin: String,
+    in_flight: Arc<AtomicU64>,
+}
+
+impl Runtime {
+    fn new(origin: String) -> Self {
+        Runtime { origin, in_flight: Arc::new(AtomicU64::new(0)) }
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let sessions: usize = env("SOAK_SESSIONS", 200);
@@ -45,9 +60,11 @@ async fn main() {
     let fault_rate: f64 = env("SOAK_DDB_FAULT_RATE", 0.02);
     let drop_rate: f64 = env("SOAK_DROP_ANSWER_RATE", 0.25);
     let jitter_ms: u64 = env("SOAK_TOKEN_JITTER_MS", 4500);
+    let kill_every: u64 = env("SOAK_KILL_EVERY", 60);
     println!(
         "soak: {sessions} sessions, {seconds} s, {runtimes} runtimes, {in_flight} in flight, access tokens live {ttl} s, \
-         DynamoDB fault rate {fault_rate}, answers of conditional writes dropped {drop_rate}, token delay 0-{jitter_ms} ms"
+         DynamoDB fault rate {fault_rate}, answers of conditional writes dropped {drop_rate}, token delay 0-{jitter_ms} ms, \
+         a runtime killed every {kill_every} s"
     );
 
     let mut app = spawn_app_with(Options {
@@ -60,7 +77,8 @@ async fn main() {
     for _ in 1..runtimes {
         app.spawn_instance().await;
     }
-    let origins = app.runtime_origins();
+    let mut live: Vec<Runtime> = app.runtime_origins().into_iter().map(Runtime::new).collect();
+    let (mut kills, mut killed_in_flight) = (0u64, 0u64);
 
     let started = Instant::now();
     let mut users: Vec<(Browser, &'static str)> = Vec::with_capacity(sessions);
@@ -83,12 +101,20 @@ async fn main() {
     let gate = Arc::new(Semaphore::new(in_flight));
     let stop = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + Duration::from_secs(seconds);
+    let kill_every = Duration::from_secs(kill_every);
+    let mut next_kill = Instant::now() + kill_every;
     let mut n = 0usize;
     let mut tasks = tokio::task::JoinSet::new();
     while Instant::now() < deadline {
+        if !kill_every.is_zero() && Instant::now() >= next_kill && live.len() > 1 {
+            killed_in_flight += kill_and_replace(&mut app, &mut live, kills).await;
+            kills += 1;
+            next_kill = Instant::now() + kill_every;
+        }
         let permit = gate.clone().acquire_owned().await.unwrap();
         let (mut b, user) = users[n % users.len()].clone();
-        let origin = origins[n % origins.len()].clone();
+        let runtime = live[n % live.len()].clone();
+        runtime.in_flight.fetch_add(1, Ordering::SeqCst);
         let task_tally = tally.clone();
         let stop = stop.clone();
         n += 1;
@@ -99,7 +125,8 @@ async fn main() {
                 return;
             }
             let t = Instant::now();
-            let r = b.request(Method::GET, &format!("{origin}{path}"), &[("x-csrf", "1")], None).await;
+            let r = b.request(Method::GET, &format!("{}{path}", runtime.origin), &[("x-csrf", "1")], None).await;
+            runtime.in_flight.fetch_sub(1, Ordering::SeqCst);
             let ms = t.elapsed().as_secs_f64() * 1000.0;
             let mut tl = task_tally.lock().await;
             tl.calls += 1;
@@ -159,6 +186,8 @@ async fn main() {
     println!("| responses carrying another user's data | {} |", tl.wrong_user);
     println!("| sessions lost (session_expired / not_authenticated) | {} |", tl.sessions_lost);
     println!("| non-problem+json errors | {} |", tl.non_problem_errors);
+    println!("| runtimes killed (SIGKILL) and replaced | {kills} |");
+    println!("| calls cut off by a kill (sent to the killed runtime) | {killed_in_flight} |");
     println!("| transport errors (client side) | {} |", tl.transport_errors);
     println!("| problem+json answers | {:?} |", tl.problems);
     println!("| latency p50 / p99 / max | {:.1} / {:.1} / {:.1} ms |", pct(0.5), pct(0.99), pct(1.0));
@@ -166,10 +195,29 @@ async fn main() {
     println!("| invalid_grant at the IdP | {} |", idp["tokenErrors"]["invalid_grant"]);
     println!("| DynamoDB faults injected | {} |", ddb["faults"]);
     println!("| DynamoDB operations | {} |", ddb["ops"]);
-    let failed = tl.wrong_user > 0 || tl.non_problem_errors > 0 || tl.transport_errors > 0 || tl.sessions_lost > 0;
+    // Only the calls that were on their way to a killed runtime may fail in transport.
+    let unexplained_transport = tl.transport_errors.saturating_sub(killed_in_flight);
+    let failed = tl.wrong_user > 0 || tl.non_problem_errors > 0 || unexplained_transport > 0 || tl.sessions_lost > 0;
     if failed {
         eprintln!("SOAK FAILED");
         std::process::exit(1);
     }
     println!("\nSOAK PASSED");
+}
+
+/// Kills runtime `1 + kills % (n - 1)` (never the first: it is the app's public origin) with SIGKILL, starts a
+/// replacement in its place, and answers how many calls were on their way to it.
+async fn kill_and_replace(app: &mut tests::TestApp, runtimes: &mut [Runtime], kills: u64) -> u64 {
+    let slot = 1 + (kills as usize % (runtimes.len() - 1));
+    // No new call goes to it from here on; the ones already sent are cut off.
+    let first = runtimes[0].clone();
+    let victim = std::mem::replace(&mut runtimes[slot], first);
+    let cut_off = victim.in_flight.load(Ordering::SeqCst);
+    app.instances[slot - 1].kill();
+    let origin = app.spawn_instance().await;
+    let last = app.instances.len() - 1;
+    app.instances.swap(slot - 1, last);
+    runtimes[slot] = Runtime::new(origin);
+    println!("killed runtime {slot} ({} calls on their way to it); replaced", cut_off);
+    cut_off
 }

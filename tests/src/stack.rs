@@ -122,6 +122,35 @@ impl Instance {
     pub fn origin(&self) -> String {
         format!("http://localhost:{}", self.port)
     }
+
+    /// SIGKILL to this runtime: its process group and every descendant (`cargo lambda watch` starts the function
+    /// processes outside its group, and they would otherwise live on).
+    pub fn kill(&self) {
+        let root = self.proc.pid();
+        let mut parent_of = vec![];
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+            // pid (comm) state ppid …: comm may hold spaces, so split after its closing parenthesis.
+            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+            if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) {
+                parent_of.push((pid, ppid));
+            }
+        }
+        let mut tree = vec![root];
+        let mut i = 0;
+        while i < tree.len() {
+            let p = tree[i];
+            tree.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+            i += 1;
+        }
+        let mut args: Vec<String> = vec!["-KILL".into()];
+        args.extend(tree.iter().map(u32::to_string));
+        args.push("--".into());
+        args.push(format!("-{root}"));
+        let st = std::process::Command::new("kill").args(&args).status().unwrap();
+        assert!(st.success(), "kill {args:?}");
+    }
 }
 
 impl TestApp {

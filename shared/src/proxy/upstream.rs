@@ -49,7 +49,8 @@ impl UpstreamClient {
         Self { client, timeout }
     }
 
-    /// Sends one request; the whole exchange (connect, headers, body) is bounded by the upstream timeout.
+    /// Sends one request; the whole exchange (connect, headers, body) is bounded by the upstream timeout (and by
+    /// the time the invocation has left).
     pub async fn send(
         &self,
         method: &Method,
@@ -83,7 +84,10 @@ impl UpstreamClient {
             })?;
             Ok(UpstreamResponse { status: parts.status, headers: parts.headers, body: body.to_bytes() })
         };
-        tokio::time::timeout(self.timeout, exchange).await.map_err(|_| BffError::UpstreamTimeout)?
+        // Never past the invocation's end either: a clean 504 rather than Lambda's timeout.
+        let timeout = crate::time::invocation_left()
+            .map_or(self.timeout, |left| self.timeout.min(left.saturating_sub(Duration::from_millis(500))));
+        tokio::time::timeout(timeout, exchange).await.map_err(|_| BffError::UpstreamTimeout)?
     }
 }
 

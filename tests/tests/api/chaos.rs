@@ -78,34 +78,6 @@ fn spawn_wave(
     }
 }
 
-/// SIGKILL to a runtime: its process group and every descendant (`cargo lambda watch` starts the function
-/// processes outside its group, and they would otherwise live on).
-fn kill_tree(root: u32) {
-    let mut parent_of = vec![];
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // pid (comm) state ppid …: comm may hold spaces, so split after its closing parenthesis.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
-        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) {
-            parent_of.push((pid, ppid));
-        }
-    }
-    let mut tree = vec![root];
-    let mut i = 0;
-    while i < tree.len() {
-        let p = tree[i];
-        tree.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
-        i += 1;
-    }
-    let mut args: Vec<String> = vec!["-KILL".into()];
-    args.extend(tree.iter().map(u32::to_string));
-    args.push("--".into());
-    args.push(format!("-{root}"));
-    let st = std::process::Command::new("kill").args(&args).status().unwrap();
-    assert!(st.success(), "kill {args:?}");
-}
-
 fn number(item: &std::collections::HashMap<String, AttributeValue>, k: &str) -> i64 {
     item.get(k).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
@@ -209,7 +181,7 @@ async fn refresh_storm_with_lost_answers_slow_idp_and_a_killed_runtime_loses_no_
     spawn_wave(&mut wave, &http, &sessions, 1..SESSIONS, &survivors, &mut n);
     let killed = leased && !victim_call.is_finished();
     if killed {
-        kill_tree(app.instances[0].proc.pid());
+        app.instances[0].kill();
     }
     assert!(killed, "the victim's call never held a lease on session 0 (it answered {:?})", victim_call.await);
     let victim_answer = victim_call.await.unwrap();

@@ -13,6 +13,8 @@
 //! that end, and the commit is retried until it. So a live refresher does not outlive its lease. A write whose
 //! answer was lost is decided by the item itself (see `store::lease`), never taken for a lost lease. A rotated
 //! refresh token that truly cannot be stored is revoked and the session ends (`session_expired`), logged with why.
+//! And a lease is taken only while the Lambda invocation has a whole lease (and a second) left, so the platform's
+//! timeout never cuts off a refresher that holds one.
 
 mod commit;
 
@@ -25,9 +27,12 @@ use crate::error::BffError;
 use crate::idp::IdentityServer;
 use crate::idp::token_endpoint::TokenError;
 use crate::metrics::Metric;
-use crate::time::{UnixMillis, UnixTime};
+use crate::time::{UnixMillis, UnixTime, invocation_left};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Time kept back from the invocation's end to send the answer.
+const INVOCATION_MARGIN: Duration = Duration::from_secs(1);
 
 /// A session and its opened token set, as of the latest refresh this caller saw.
 pub type Fresh = (Session, TokenSet);
@@ -80,8 +85,12 @@ impl TokenKeeper {
     pub async fn refresh(&self, secret: &SessionSecret, mut session: Session) -> Result<Fresh, BffError> {
         let start_version = session.version;
         let owner = crate::crypto::b64url(&crate::crypto::random_bytes::<12>());
-        // Bounded: one full lease to wait out a holder (who may have died), and one more to refresh ourselves.
-        let deadline = tokio::time::Instant::now() + self.lease * 2 + Duration::from_secs(1);
+        // Bounded: one full lease to wait out a holder (who may have died), and one more to refresh ourselves;
+        // and never past the invocation's own end.
+        let mut deadline = tokio::time::Instant::now() + self.lease * 2 + Duration::from_secs(1);
+        if let Some(left) = invocation_left() {
+            deadline = deadline.min(tokio::time::Instant::now() + left.saturating_sub(INVOCATION_MARGIN));
+        }
         let mut backoff = Duration::from_millis(25);
         loop {
             if session.version != start_version {
@@ -93,6 +102,13 @@ impl TokenKeeper {
                 // Everything the token call needs (discovery, the client secret) is resolved before a lease is
                 // taken, so the lease covers only the token call and the commit. (A waiter needs none of it.)
                 self.idp.prepare_token_calls().await?;
+                if !self.lease_fits_invocation() {
+                    // Lambda would cut this invocation off while it held the lease, maybe after the identity
+                    // server rotated the refresh token: the one loss nobody can repair. Leave it to the next call.
+                    tracing::warn!("too little invocation time left to take a refresh lease");
+                    Metric::RefreshFailures.count_because("invocation_ending");
+                    return self.unrefreshed(secret, session);
+                }
                 let now = UnixMillis::now();
                 // The lease's end as this caller counts it starts before the write is sent: never later than the
                 // store's `until`.
@@ -144,12 +160,18 @@ impl TokenKeeper {
         };
         // The token call ends inside the lease, leaving a margin for the commit (and its retries).
         let token_deadline = lease_end - self.commit_margin();
+        let sent = std::time::Instant::now();
         let answer = match tokio::time::timeout_at(token_deadline, self.idp.refresh(&refresh_token)).await {
             Ok(answer) => answer,
             Err(_) => Err(TokenError::Unavailable(BffError::IdpTimeout)),
         };
         match answer {
-            Ok(resp) => self.commit(secret, session, owner, old, resp, lease_end).await,
+            Ok(resp) => {
+                let answered = std::time::Instant::now();
+                let fresh = self.commit(secret, session, owner, old, resp, lease_end).await?;
+                crate::metrics::refresh_exposure(sent.elapsed(), answered.elapsed());
+                Ok(fresh)
+            }
             Err(TokenError::Rejected(error)) => {
                 tracing::info!(error = %error, "refresh token refused: session ends");
                 Metric::RefreshFailures.count_because("rejected");
@@ -178,6 +200,21 @@ impl TokenKeeper {
                 Err(e)
             }
         }
+    }
+
+    /// Whether the invocation lasts beyond a whole lease (plus a margin to answer): a refresher that holds a lease
+    /// is never cut off by Lambda's timeout. (Unknown end: yes.)
+    fn lease_fits_invocation(&self) -> bool {
+        invocation_left().is_none_or(|left| left >= self.lease + INVOCATION_MARGIN)
+    }
+
+    /// No refresh this time: the stored tokens while the access token is valid, else a retryable 504.
+    fn unrefreshed(&self, secret: &SessionSecret, session: Session) -> Result<Fresh, BffError> {
+        if UnixTime::now() >= session.access_expires_at {
+            return Err(BffError::IdpTimeout);
+        }
+        let tokens = session.tokens(secret)?;
+        Ok((session, tokens))
     }
 
     /// The part of a lease kept for the commit after the token call: a quarter of it.
