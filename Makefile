@@ -66,11 +66,16 @@ soak: setup
 	cargo build --workspace --bins --examples
 	cargo xtask with-dynamodb -- cargo run -q -p tests --example soak
 
-## make bench: the benchmark suite; figures as in BENCHMARKS.md, report in target/bench/report.md.
+## make bench: the benchmark suite; figures as in BENCHMARKS.md, report in target/bench/report.md. Not in CI.
+# With the Node.js peer BFF at PEER (default: beside the repository, as on the team's machines), cold, memory and
+# proxy also run against it, side by side (xtask/src/peer.rs copies it into target/ first).
+PEER ?= ../shared/peer/node-bff
 bench: setup
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || echo "wrk is missing: sudo apt-get install -y wrk" >&2
 	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
-	cargo xtask with-dynamodb -- cargo run --release -p bench -- all --out target/bench/report.md
+	if [ -f "$(PEER)/package-lock.json" ]; then peer="--peer $$(cargo xtask peer --from $(PEER) | tail -1)"; \
+	else echo "no Node peer at $(PEER): measuring ours alone" >&2; peer=""; fi; \
+	cargo xtask with-dynamodb -- cargo run --release -p bench -- all $$peer --out target/bench/report.md
 
 ## make fuzz: cargo fuzz on the five parsers, FUZZ_SECONDS each (default 180); not part of CI.
 fuzz:

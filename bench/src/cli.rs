@@ -30,6 +30,10 @@ pub struct Cli {
     /// side with the current one); the functions are then not built (the arm64 zips of `size` still are)
     #[arg(long, value_name = "DIR")]
     pub bin_dir: Option<PathBuf>,
+    /// The Node.js peer's function executables (e.g. target/peer/node-bff/bin, as `make bench` prepares them):
+    /// cold, memory and proxy also run against them, each right after ours, and the report sets both side by side
+    #[arg(long, value_name = "DIR")]
+    pub peer: Option<PathBuf>,
 }
 
 /// One section of the report.
@@ -128,6 +132,13 @@ mod unit_tests {
         assert!(!cli.build_functions() && cli.build_zips());
         let cli = parse(&["--no-build"]);
         assert!(!cli.build_functions() && !cli.build_zips());
+    }
+
+    #[test]
+    fn peer_names_the_peers_directory() {
+        let cli = parse(&["cold", "--peer", "target/peer/node-bff/bin"]);
+        assert_eq!(cli.peer.as_deref(), Some(std::path::Path::new("target/peer/node-bff/bin")));
+        assert!(parse(&[]).peer.is_none());
     }
 
     #[test]

@@ -59,20 +59,26 @@ async fn run(args: &Cli, bin_dir: Option<PathBuf>) -> Vec<Measured> {
         }
         let bin_dir = bin_dir.unwrap_or_else(|| tests::repo_root().join("target").join("release"));
         let mut ctx = stack::Ctx::new(bin_dir).await;
-        if args.has(Section::Cold) {
-            results.push(Measured::Cold(measure::cold::run(&ctx, args.runs).await));
-        }
-        if args.has(Section::Memory) {
-            results.push(Measured::Memory(measure::memory::run(&ctx, args.load).await));
-        }
-        if args.has(Section::Proxy) {
-            results.push(Measured::Proxy(measure::proxy::run(&mut ctx, args.calls).await));
+        let mut versus =
+            args.peer.as_deref().map(|dir| measure::Versus { peer_dir: checked_bin_dir(dir), peer: vec![] });
+        for section in [Section::Cold, Section::Memory, Section::Proxy].into_iter().filter(|s| args.has(*s)) {
+            results.push(side(&mut ctx, args, section).await);
+            let Some(v) = versus.as_mut() else { continue };
+            // The peer right after ours, on the same stack; ours stays the warm proxy of the later sections.
+            let ours_dir = ctx.use_bin_dir(v.peer_dir.clone());
+            let ours_hot = ctx.hot_proxy.take();
+            v.peer.push(side(&mut ctx, args, section).await);
+            ctx.hot_proxy = ours_hot;
+            ctx.use_bin_dir(ours_dir);
         }
         if args.has(Section::Refresh) {
             results.push(Measured::Refresh(measure::refresh::run(&ctx).await));
         }
         if args.has(Section::Throughput) {
             results.push(Measured::Throughput(measure::throughput::run(&mut ctx).await));
+        }
+        if let Some(v) = versus {
+            results.push(Measured::Versus(Box::new(v)));
         }
     }
     if args.has(Section::Scale) {
@@ -82,6 +88,15 @@ async fn run(args: &Cli, bin_dir: Option<PathBuf>) -> Vec<Measured> {
         results.push(Measured::Size(measure::size::run(args.build_zips())));
     }
     results
+}
+
+/// One of the sections that run on both sides (`--peer`).
+async fn side(ctx: &mut stack::Ctx, args: &Cli, section: Section) -> Measured {
+    match section {
+        Section::Cold => Measured::Cold(measure::cold::run(ctx, args.runs).await),
+        Section::Memory => Measured::Memory(measure::memory::run(ctx, args.load).await),
+        _ => Measured::Proxy(measure::proxy::run(ctx, args.calls).await),
+    }
 }
 
 /// `--bin-dir`, absolute, holding at least one of the functions' binaries (the sections skip a missing one).

@@ -59,6 +59,11 @@ impl Ctx {
         Ctx { app, logs, env_direct, env_counted, host, demo, alice, demo_token, direct, hz, hot_proxy: None, bin_dir }
     }
 
+    /// Runs the functions from `dir` from now on; answers the directory used before.
+    pub fn use_bin_dir(&mut self, dir: PathBuf) -> PathBuf {
+        std::mem::replace(&mut self.bin_dir, dir)
+    }
+
     pub fn binary(&self, name: &str) -> PathBuf {
         self.bin_dir.join(name)
     }

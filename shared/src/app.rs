@@ -39,30 +39,20 @@ impl App {
             .operation_attempt_timeout(Duration::from_secs(2))
             .operation_timeout(Duration::from_secs(5))
             .build();
-        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await;
+        // The platform roots, read once, for every TLS client: the AWS SDK's and ours.
+        let roots = crate::tls::Roots::load()?;
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .http_client(roots.sdk_http_client()?)
+            .load()
+            .await;
         let store = SessionStore::new(aws_sdk_dynamodb::Client::new(&aws), config.session.table.clone());
-        // One TLS configuration, its root store read once, for both HTTP clients (the AWS SDK keeps its own).
-        let tls = tls_config()?;
+        let tls = roots.client_config()?;
         let idp = Arc::new(IdentityServer::new(&config.idp, tls.clone())?);
         let upstream = UpstreamClient::new(config.proxy.timeout, tls);
         let keeper = TokenKeeper::new(store.clone(), idp.clone(), &config.session);
         Ok(Self { config, store, idp, upstream, keeper })
     }
-}
-
-/// The platform's root certificates (loaded once per cold start), TLS 1.2/1.3 with aws-lc-rs.
-fn tls_config() -> Result<rustls::ClientConfig, lambda_http::Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    let loaded = rustls_native_certs::load_native_certs();
-    let (added, _ignored) = roots.add_parsable_certificates(loaded.certs);
-    if added == 0 {
-        return Err(format!("no usable root certificates found ({:?})", loaded.errors).into());
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 /// The id that ties this request's log lines together: the caller's `X-Correlation-Id` when it is a sane token

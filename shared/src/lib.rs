@@ -14,6 +14,7 @@ pub mod routes;
 pub mod session;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 
 pub use app::{App, serve};
 pub use config::Config;

@@ -3,6 +3,7 @@
 //! check of CONFORMANCE.md against the tests it names ([`conformance`]).
 
 pub mod conformance;
+pub mod peer;
 pub mod stack;
 
 use aws_sdk_dynamodb::Client;

@@ -58,6 +58,12 @@ enum Cmd {
         #[arg(long)]
         write: bool,
     },
+    /// Copies the Node.js peer BFF from DIR into target/peer/node-bff, `npm ci` there, sets its cookie names to ours
+    /// and prints its `bin` directory (for `bench --peer`; see xtask/src/peer.rs).
+    Peer {
+        #[arg(long, value_name = "DIR")]
+        from: std::path::PathBuf,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -78,6 +84,10 @@ async fn main() -> ExitCode {
         Cmd::WithStack { cmd } => with_stack(cmd, sig).await,
         Cmd::Stack { json: _, access_token_ttl, spa } => stack(access_token_ttl, spa, sig).await,
         Cmd::Conformance { write } => conformance(write),
+        Cmd::Peer { from } => xtask::peer::prepare(&from).map(|bin| {
+            println!("{}", bin.display());
+            ExitCode::SUCCESS
+        }),
     };
     result.unwrap_or_else(|e| {
         eprintln!("xtask: {e}");

@@ -23,6 +23,14 @@ pub enum Measured {
     Throughput(throughput::Throughput),
     Scale(scale::Scale),
     Size(size::Size),
+    /// The same sections run against the Node.js peer's executables, each right after ours.
+    Versus(Box<Versus>),
+}
+
+/// The peer's figures of the sections that ran on both sides (ours are the run's own sections).
+pub struct Versus {
+    pub peer_dir: std::path::PathBuf,
+    pub peer: Vec<Measured>,
 }
 
 /// Counts one more answer with `status`.

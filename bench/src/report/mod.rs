@@ -7,6 +7,7 @@ mod refresh;
 mod scale;
 mod size;
 mod throughput;
+mod versus;
 
 #[cfg(test)]
 mod layout_tests;
@@ -35,7 +36,7 @@ pub fn document(run: &Run, results: &[Measured]) -> String {
     let mut doc = String::new();
     header(&mut doc, run).expect("a String takes every write");
     for m in results {
-        section(&mut doc, m).expect("a String takes every write");
+        section(&mut doc, results, m).expect("a String takes every write");
         doc.push('\n');
     }
     doc.push_str(&format!(
@@ -65,7 +66,7 @@ fn header(doc: &mut String, run: &Run) -> fmt::Result {
     Ok(())
 }
 
-fn section(out: &mut String, m: &Measured) -> fmt::Result {
+fn section(out: &mut String, results: &[Measured], m: &Measured) -> fmt::Result {
     match m {
         Measured::Cold(c) => cold::render(out, c),
         Measured::Memory(m) => memory::render(out, m),
@@ -74,6 +75,7 @@ fn section(out: &mut String, m: &Measured) -> fmt::Result {
         Measured::Throughput(t) => throughput::render(out, t),
         Measured::Scale(s) => scale::render(out, s),
         Measured::Size(s) => size::render(out, s),
+        Measured::Versus(v) => versus::render(out, results, v),
     }
 }
 

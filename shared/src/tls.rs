@@ -1,0 +1,75 @@
+//! The platform's root certificates, read **once** per cold start, and every TLS client of a function built from
+//! them: the identity server's and the API's (one `rustls::ClientConfig`) and the AWS SDK's HTTP client (given the
+//! same roots, so it never reads the certificate directory itself).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rustls::pki_types::CertificateDer;
+use std::sync::Arc;
+
+/// The usable platform roots.
+pub struct Roots(Vec<CertificateDer<'static>>);
+
+impl Roots {
+    /// Reads the platform's roots (`SSL_CERT_FILE`/`SSL_CERT_DIR` where set) and keeps those rustls can use.
+    pub fn load() -> Result<Self, String> {
+        let loaded = rustls_native_certs::load_native_certs();
+        let mut store = rustls::RootCertStore::empty();
+        let usable: Vec<_> = loaded.certs.into_iter().filter(|c| store.add(c.clone()).is_ok()).collect();
+        if usable.is_empty() {
+            return Err(format!("no usable root certificates found ({:?})", loaded.errors));
+        }
+        Ok(Roots(usable))
+    }
+
+    /// TLS 1.2/1.3 with aws-lc-rs, trusting these roots: for the identity-server and API clients.
+    pub fn client_config(&self) -> Result<rustls::ClientConfig, rustls::Error> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(self.0.iter().cloned());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        Ok(rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth())
+    }
+
+    /// The AWS SDK's HTTPS client (rustls with aws-lc-rs), trusting these roots and no others.
+    pub fn sdk_http_client(&self) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, String> {
+        use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+        let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(self.pem());
+        let context = TlsContext::builder().with_trust_store(trust).build().map_err(|e| e.to_string())?;
+        Ok(aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context)
+            .build_https())
+    }
+
+    /// Every root as one PEM bundle (what the SDK's trust store takes).
+    fn pem(&self) -> Vec<u8> {
+        let mut out = String::new();
+        for cert in &self.0 {
+            out.push_str("-----BEGIN CERTIFICATE-----\n");
+            let b64 = STANDARD.encode(cert.as_ref());
+            for line in b64.as_bytes().chunks(64) {
+                out.push_str(std::str::from_utf8(line).unwrap_or_default());
+                out.push('\n');
+            }
+            out.push_str("-----END CERTIFICATE-----\n");
+        }
+        out.into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::pem::PemObject;
+
+    #[test]
+    fn the_pem_bundle_holds_every_root_once() {
+        let roots = Roots::load().expect("this machine has root certificates");
+        let pem = roots.pem();
+        let back: Vec<_> = CertificateDer::pem_slice_iter(&pem).collect::<Result<_, _>>().unwrap();
+        assert_eq!(back, roots.0);
+    }
+}
