@@ -37,9 +37,8 @@ pub async fn run(ctx: &Ctx, runs: usize) -> Cold {
 
 /// The proxy's cold starts with its root certificates from the bundle file only; every answer must be 200.
 async fn bundle_only(ctx: &Ctx, runs: usize) -> ColdRow {
-    // Where init time goes: each of the three TLS clients (the AWS SDK's, reqwest for the identity server, hyper-rustls
-    // for the API) loads the platform's root certificates itself, and on Debian that means reading every file in
-    // /etc/ssl/certs. The same proxy with that directory pointed at an empty one (the bundle file still loads):
+    // The root certificates named explicitly (the bundle file, an empty directory), against the default row's own
+    // choice of the bundle file (shared/src/tls.rs): a check that the default reads no more than the bundle.
     let empty = ctx.logs.join("empty-cert-dir");
     std::fs::create_dir_all(&empty).unwrap();
     let mut env = ctx.env_direct.clone();

@@ -33,10 +33,9 @@ pub fn render(out: &mut String, c: &Cold) -> fmt::Result {
     writeln!(out)?;
     writeln!(
         out,
-        "The last row isolates the root-certificate loading: every function builds three TLS clients (AWS SDK, \
-         reqwest for the identity server, hyper-rustls for the API) and each loads the platform roots itself, which \
-         on this Debian machine means the bundle file plus every one of the ~150 certificate files in \
-         /etc/ssl/certs, three times over (seen with `strace`).\n"
+        "The last row isolates the root-certificate loading: with `SSL_CERT_FILE`/`SSL_CERT_DIR` unset, a function \
+         reads the distribution's bundle file alone, once, for all its TLS clients, the AWS SDK's included \
+         (shared/src/tls.rs); the row sets them to the same bundle, so both rows should agree.\n"
     )
 }
 

@@ -17,6 +17,7 @@
 //! timeout never cuts off a refresher that holds one.
 
 mod commit;
+mod flight;
 
 use super::Session;
 use super::secrets::SessionSecret;
@@ -46,11 +47,14 @@ pub struct TokenKeeper {
     skew: Duration,
     /// A forced refresh of a token younger than this is not made.
     floor: Duration,
+    /// This process's refreshes in flight, one per session.
+    flights: flight::Flights,
 }
 
 impl TokenKeeper {
     pub fn new(store: SessionStore, idp: Arc<IdentityServer>, config: &SessionConfig) -> Self {
-        Self { store, idp, lease: config.refresh_lease, skew: config.refresh_skew, floor: config.refresh_floor }
+        let flights = flight::Flights::default();
+        Self { store, idp, lease: config.refresh_lease, skew: config.refresh_skew, floor: config.refresh_floor, flights }
     }
 
     /// The skew before expiry at which a token is refreshed proactively: the configured skew, but never more than
@@ -84,6 +88,11 @@ impl TokenKeeper {
     /// Refreshes the session's token set once across all instances. See the module docs.
     pub async fn refresh(&self, secret: &SessionSecret, mut session: Session) -> Result<Fresh, BffError> {
         let start_version = session.version;
+        let flight = self.flights.enter(&session.key).await;
+        if flight.waited {
+            // Another request of this process refreshed (or tried) first: start from what it stored.
+            session = self.store.load_session(&session.key).await?.ok_or(BffError::SessionExpired)?;
+        }
         let owner = crate::crypto::b64url(&crate::crypto::random_bytes::<12>());
         // Bounded: one full lease to wait out a holder (who may have died), and one more to refresh ourselves;
         // and never past the invocation's own end.
