@@ -71,15 +71,37 @@ fn correlation_id(req: &Request) -> String {
     crate::crypto::b64url(&crate::crypto::random_bytes::<12>())
 }
 
+/// A function's whole `main`: the runtime, logging, the [`App`] from the environment, then [`serve`]. One event
+/// at a time on a single thread (Lambda hands an execution environment one event at a time: no cross-thread
+/// wake-ups), or, where Lambda Managed Instances set `AWS_LAMBDA_MAX_CONCURRENCY` above 1, that many at once on a
+/// multi-thread runtime (the refresh is single-flight within the process too: `session::refresh`).
+pub fn launch<H, Fut>(handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(&'static App, Request) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Body>, BffError>> + Send + 'static,
+{
+    let concurrent = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").ok().and_then(|v| v.parse::<u32>().ok()) > Some(1);
+    let runtime = if concurrent {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    };
+    runtime.block_on(async {
+        crate::telemetry::init();
+        serve(App::from_env().await?, handler).await
+    })
+}
+
 /// Runs `handler` for every invocation. Errors become problem+json here and nowhere else; each request is logged
 /// once with its method, path (never the query: it may hold a code or state), status and duration.
 pub async fn serve<H, Fut>(app: App, handler: H) -> Result<(), lambda_http::Error>
 where
-    H: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
-    Fut: Future<Output = Result<Response<Body>, BffError>> + Send,
+    H: Fn(&'static App, Request) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Body>, BffError>> + Send + 'static,
 {
     let app: &'static App = Box::leak(Box::new(app));
-    lambda_http::run(service_fn(move |req: Request| {
+    // One invocation at a time, unless Lambda Managed Instances set `AWS_LAMBDA_MAX_CONCURRENCY` above 1.
+    lambda_http::run_concurrent(service_fn(move |req: Request| {
         let correlation_id = correlation_id(&req);
         let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
         let deadline_ms = req.lambda_context_ref().map_or(0, |c| c.deadline);

@@ -16,6 +16,6 @@ pub mod telemetry;
 pub mod time;
 pub mod tls;
 
-pub use app::{App, serve};
+pub use app::{App, launch, serve};
 pub use config::Config;
 pub use error::BffError;

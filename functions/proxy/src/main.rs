@@ -1,9 +1,5 @@
 //! The `proxy` Lambda function. All logic lives in `shared::routes::proxy`.
 
-// One event at a time per execution environment: a single-threaded runtime spares the cross-thread wake-ups.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env().await?;
-    shared::serve(app, shared::routes::proxy::handle).await
+fn main() -> Result<(), lambda_http::Error> {
+    shared::launch(shared::routes::proxy::handle)
 }

@@ -54,7 +54,14 @@ pub struct TokenKeeper {
 impl TokenKeeper {
     pub fn new(store: SessionStore, idp: Arc<IdentityServer>, config: &SessionConfig) -> Self {
         let flights = flight::Flights::default();
-        Self { store, idp, lease: config.refresh_lease, skew: config.refresh_skew, floor: config.refresh_floor, flights }
+        Self {
+            store,
+            idp,
+            lease: config.refresh_lease,
+            skew: config.refresh_skew,
+            floor: config.refresh_floor,
+            flights,
+        }
     }
 
     /// The skew before expiry at which a token is refreshed proactively: the configured skew, but never more than
