@@ -53,6 +53,8 @@ pub enum Section {
     Throughput,
     /// Concurrent refresh of 50 expired sessions over four runtimes
     Scale,
+    /// The proxy serving several invocations at once in one process (Lambda Managed Instances) against one at a time
+    Managed,
     /// arm64 binary and zip sizes (`cargo lambda build --release --arm64`)
     Size,
 }
@@ -108,7 +110,7 @@ mod unit_tests {
 
     #[test]
     fn no_section_or_all_is_every_section_with_the_old_defaults() {
-        let every = ["cold", "memory", "proxy", "refresh", "throughput", "scale", "size"];
+        let every = ["cold", "memory", "proxy", "refresh", "throughput", "scale", "managed", "size"];
         for args in [&[][..], &["all"], &["size", "all"]] {
             let cli = parse(args);
             assert_eq!(cli.sections().iter().map(|s| s.name()).collect::<Vec<_>>(), every);

@@ -1,6 +1,7 @@
 //! The scenarios: each measures and returns its figures as a typed result; [`crate::report`] renders them.
 
 pub mod cold;
+pub mod managed;
 pub mod memory;
 pub mod proxy;
 pub mod refresh;
@@ -23,6 +24,7 @@ pub enum Measured {
     Throughput(throughput::Throughput),
     Scale(scale::Scale),
     Size(size::Size),
+    Managed(managed::Managed),
     /// The same sections run against the Node.js peer's executables, each right after ours.
     Versus(Box<Versus>),
 }

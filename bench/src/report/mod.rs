@@ -1,6 +1,7 @@
 //! Renders the scenarios' results into the Markdown report (the layout of BENCHMARKS.md's figures).
 
 mod cold;
+mod managed;
 mod memory;
 mod proxy;
 mod refresh;
@@ -75,6 +76,7 @@ fn section(out: &mut String, results: &[Measured], m: &Measured) -> fmt::Result 
         Measured::Throughput(t) => throughput::render(out, t),
         Measured::Scale(s) => scale::render(out, s),
         Measured::Size(s) => size::render(out, s),
+        Measured::Managed(m) => managed::render(out, m),
         Measured::Versus(v) => versus::render(out, results, v),
     }
 }
