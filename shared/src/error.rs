@@ -50,9 +50,10 @@ pub enum BffError {
     InvalidBatch(&'static str),
     #[error("payload too large")]
     PayloadTooLarge,
-    /// The sign-in could not be completed; `error` is the IdP's or our own machine code.
+    /// The sign-in could not be completed; `error` is one of the codes OAuth 2.0 / OpenID Connect define (see
+    /// `login::callback::standard_error`: the identity server's answer, `other` for anything else) or our own.
     #[error("login failed: {error}")]
-    LoginFailed { error: String, detail: &'static str },
+    LoginFailed { error: &'static str, detail: &'static str },
     #[error("identity server unavailable: {0}")]
     IdpUnavailable(String),
     #[error("identity server timed out")]
@@ -73,9 +74,10 @@ pub enum BffError {
 }
 
 impl BffError {
-    /// A sign-in that could not be completed: `error` is the IdP's or our own machine code.
-    pub fn login_failed(error: &str, detail: &'static str) -> Self {
-        BffError::LoginFailed { error: error.to_string(), detail }
+    /// A sign-in that could not be completed: `error` is a standard code or our own machine code (a closed set:
+    /// it becomes a metric dimension and a URL parameter).
+    pub fn login_failed(error: &'static str, detail: &'static str) -> Self {
+        BffError::LoginFailed { error, detail }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -221,7 +223,7 @@ mod tests {
             BffError::InvalidRequest("x"),
             BffError::InvalidBatch("x"),
             BffError::PayloadTooLarge,
-            BffError::LoginFailed { error: "e".into(), detail: "d" },
+            BffError::LoginFailed { error: "e", detail: "d" },
             BffError::IdpUnavailable("x".into()),
             BffError::IdpTimeout,
             BffError::UpstreamUnavailable("x".into()),

@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { clearScreenshots, launchBrowser, newContext, screenshot, skipReason, startStack, waitFor } from './harness.mjs';
+import {
+  clearScreenshots, launchBrowser, newContext, screenshot, serveOtherSite, skipReason, startStack, waitFor,
+} from './harness.mjs';
 
 const ACCESS_TOKEN_TTL = 20; // seconds
 const TEST_TIMEOUT = 180_000;
@@ -516,6 +518,39 @@ describe('the example SPA in Chromium, on the real local stack', { skip: skipRea
       // The ERP.net session is over too: signing in asks for the password again.
       await startSignIn(page);
       assert.equal(await page.locator('#password').isVisible(), true);
+    });
+  });
+
+  test('a link on another site to /auth/logout signs nobody out', { timeout: TEST_TIMEOUT }, async (t) => {
+    await withContext(t, async (ctx) => {
+      const page = await ctx.newPage();
+      await signIn(page, 'demo');
+      const was = await stack.stats();
+      // A page on another site: served from 127.0.0.1, which is not the app's localhost.
+      const evil = await serveOtherSite(
+        `<!doctype html><title>Prize</title><a id="prize" href="${stack.url('/auth/logout?returnUrl=%2F')}">Claim</a>`,
+      );
+      t.after(() => evil.close());
+      await page.goto(evil.url);
+      const logoutRequest = page.waitForRequest((r) => new URL(r.url()).pathname === '/auth/logout');
+      const logoutResponse = page.waitForResponse((r) => new URL(r.url()).pathname === '/auth/logout');
+      await page.click('#prize');
+      const headers = await (await logoutRequest).allHeaders();
+      assert.equal(headers['sec-fetch-site'], 'cross-site', 'Chromium marks the navigation cross-site');
+      assert.doesNotMatch(headers.cookie ?? '', /__Host-Http-bff-session/, 'the Strict cookie stays home');
+      const res = await logoutResponse;
+      assert.deepEqual(
+        (await res.headersArray()).filter((h) => h.name.toLowerCase() === 'set-cookie'),
+        [],
+        'no Set-Cookie on the cross-site logout',
+      );
+
+      // The app comes up still signed in: the session cookie is in the jar and the BFF still knows the session.
+      await page.waitForURL(isApp);
+      await signedIn(page);
+      assert.ok((await ctx.cookies(stack.origin)).some((c) => c.name === '__Host-Http-bff-session'));
+      assert.equal((await sessionOf(page)).authenticated, true);
+      assert.equal((await stack.stats()).endSession - was.endSession, 0, 'no end-session at the identity server');
     });
   });
 

@@ -5,7 +5,9 @@
 //!   attempt's `state`, so logins started side by side in several tabs never overwrite each other's cookie, even
 //!   when they start at the same instant). `SameSite=Lax` (a top-level cross-site GET from the identity server
 //!   carries it) or `None` in form_post mode (a cross-site POST carries no Lax cookie). Cleared by the callback that
-//!   consumes it; otherwise it expires with the attempt (10 minutes).
+//!   consumes it; otherwise it expires with the attempt (10 minutes). Set only on a top-level navigation, and a
+//!   browser holds at most [`MAX_LOGIN_COOKIES`]: starting one more sign-in clears the oldest (a page on another
+//!   site cannot fill the cookie jar beyond what API Gateway accepts in a request).
 //!
 //! The `__Host-Http-` prefix (the cookie advice of draft-ietf-oauth-browser-based-apps) makes the browser refuse the
 //! cookie unless it is `Secure`, host-only and `Path=/` (the `__Host-` rules: a sibling subdomain cannot plant or
@@ -18,6 +20,8 @@ use std::time::Duration;
 
 pub const SESSION: &str = "__Host-Http-bff-session";
 pub const LOGIN_PREFIX: &str = "__Host-Http-bff-login-";
+/// At most this many login cookies at once in one browser (sign-ins started side by side in several tabs).
+pub const MAX_LOGIN_COOKIES: usize = 3;
 
 /// The login cookie's name for the attempt with this `state`.
 pub fn login_name(state: &str) -> String {
@@ -54,6 +58,18 @@ pub fn read<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, A
         }
     }
     Ok(found)
+}
+
+/// The names of the login cookies the request carries, oldest first (browsers send cookies of the same path in the
+/// order they were created: RFC 6265 5.4, step 2), each once.
+pub fn login_names(headers: &HeaderMap) -> Vec<&str> {
+    let mut names: Vec<&str> = vec![];
+    for (name, _) in pairs(headers).filter(|(k, _)| k.starts_with(LOGIN_PREFIX)) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// All cookies of the request as `(name, value)` pairs, in order (for the proxy's ERP cookie allowlist).
@@ -123,5 +139,18 @@ mod tests {
         h.append(header::COOKIE, HeaderValue::from_static("__Host-Http-bff-session=other"));
         assert_eq!(read(&h, SESSION), Err(Ambiguous));
         assert_eq!(all(&h).len(), 4);
+    }
+
+    #[test]
+    fn login_names_in_request_order_once_each() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static(
+                "__Host-Http-bff-login-b=1; x=2; __Host-Http-bff-login-a=3; __Host-Http-bff-login-b=1; \
+                 __Host-Http-bff-session=s",
+            ),
+        );
+        assert_eq!(login_names(&h), vec!["__Host-Http-bff-login-b", "__Host-Http-bff-login-a"]);
     }
 }

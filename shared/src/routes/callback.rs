@@ -1,6 +1,7 @@
 //! `GET /auth/callback?code&state[&iss]` (query mode) or `POST /auth/callback` (form_post hybrid mode): finishes a
 //! sign-in. Consume the pending login (once, only by the browser that started it) → exchange the code and validate
-//! the ID token → start a **new** session → back to the returnUrl.
+//! the ID token → end the browser's previous session (revoking its refresh token) → start a **new** session → back
+//! to the returnUrl.
 //!
 //! A browser navigating here (it asked for HTML) that fails is sent back to the app with `login_error=<code>` (to
 //! the returnUrl when the attempt is known, else to `/`) instead of a JSON page; anything else gets problem+json.
@@ -10,12 +11,13 @@ use crate::error::BffError;
 use crate::http::cookies;
 use crate::http::params::Params;
 use crate::http::respond::{redirect, with_cookies};
-use crate::login::callback::{is_navigation, read_params, sanitize_code, sign_in};
+use crate::login::callback::{is_navigation, read_params, sign_in, standard_error};
 use crate::login::pending::{self, Consumed};
 use crate::login::return_url::ReturnUrl;
 use crate::metrics::Metric;
-use crate::session::Session;
 use crate::session::current::{self, SessionCookie};
+use crate::session::secrets::SessionSecret;
+use crate::session::{self, Session};
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
@@ -42,18 +44,26 @@ async fn finish(app: &App, req: &Request, params: &Params, login: &Consumed) -> 
     // The attempt is consumed: its cookie goes, whatever happens next.
     let clear_login = cookies::clear_login(&login.cookie_name, app.config.idp.form_post());
     if let Some(error) = params.single("error")? {
-        let code = sanitize_code(error);
-        tracing::info!(error = %code, "identity server returned an error");
-        Metric::SignInFailures.count_because(&code);
-        return Ok(with_cookies(redirect(&return_url.with_param("login_error", &code)), [clear_login]));
+        let code = standard_error(error);
+        tracing::info!(error = code, "identity server returned an error");
+        Metric::SignInFailures.count_because(code);
+        return Ok(with_cookies(redirect(&return_url.with_param("login_error", code)), [clear_login]));
     }
 
     let signed_in = sign_in(&app.idp, params, &login.pending).await?;
-    let previous = match current::cookie(req.headers()) {
+    // The browser's previous session ends (no fixation, nothing left behind): the one recorded when the sign-in
+    // started (a browser does not send its Strict cookie on this cross-site navigation), and the one whose cookie
+    // came along anyway (clients that ignore SameSite).
+    let sent = match current::cookie(req.headers()) {
         Ok(SessionCookie::Valid(secret)) => Some(secret),
         _ => None,
     };
-    let secret = Session::start(&app.store, &app.config.session, previous, signed_in).await?;
+    let mut previous: Vec<SessionSecret> = login.pending.previous.iter().cloned().collect();
+    previous.extend(sent.filter(|s| previous.iter().all(|p| p.key() != s.key())));
+    for old in &previous {
+        session::end_with_secret(&app.store, &app.idp, old).await?;
+    }
+    let secret = Session::start(&app.store, &app.config.session, signed_in).await?;
 
     let session_cookie = cookies::set_session(secret.cookie_value(), app.config.session.absolute_lifetime);
     tracing::info!("signed in");
@@ -71,10 +81,10 @@ fn back_to_app(e: BffError, return_url: Option<ReturnUrl>) -> Response<Body> {
         tracing::error!(code = e.code(), error = %e, "sign-in failed");
     }
     let code = match &e {
-        BffError::LoginFailed { error, .. } => sanitize_code(error),
-        other => other.code().to_string(),
+        BffError::LoginFailed { error, .. } => error,
+        other => other.code(),
     };
-    tracing::info!(code = %code, "sign-in failed; browser sent back to the app");
-    Metric::SignInFailures.count_because(&code);
-    redirect(&return_url.unwrap_or_else(ReturnUrl::root).with_param("login_error", &code))
+    tracing::info!(code, "sign-in failed; browser sent back to the app");
+    Metric::SignInFailures.count_because(code);
+    redirect(&return_url.unwrap_or_else(ReturnUrl::root).with_param("login_error", code))
 }

@@ -11,6 +11,7 @@ pub mod tokens;
 
 use crate::config::SessionConfig;
 use crate::error::BffError;
+use crate::idp::IdentityServer;
 use crate::time::{UnixMillis, UnixTime};
 use secrets::{SessionKey, SessionSecret};
 use std::time::Duration;
@@ -67,16 +68,12 @@ impl Session {
     }
 
     /// Starts a **new** session for `signed_in` under a fresh secret (never one named by the request: no
-    /// fixation). The browser's previous session, if any, ends first.
+    /// fixation). The browser's previous session is ended first by the caller ([`end_with_secret`]).
     pub async fn start(
         store: &SessionStore,
         config: &SessionConfig,
-        previous: Option<SessionSecret>,
         signed_in: SignedIn,
     ) -> Result<SessionSecret, BffError> {
-        if let Some(old) = previous {
-            store.delete_session(&old.key()).await?;
-        }
         let secret = SessionSecret::generate();
         let now = UnixTime::now();
         let session = Session {
@@ -100,6 +97,21 @@ impl Session {
     pub async fn end(&self, store: &SessionStore) -> Result<(), BffError> {
         Ok(store.delete_session(&self.key).await?)
     }
+}
+
+/// Ends the session that `secret` (a cookie this browser holds or held) opens, as only its own browser can: its
+/// refresh token is revoked at the identity server (when discovery lists a revocation endpoint; best effort), then
+/// its item is deleted. Nothing happens when there is no such session.
+pub async fn end_with_secret(
+    store: &SessionStore,
+    idp: &IdentityServer,
+    secret: &SessionSecret,
+) -> Result<(), BffError> {
+    let Some(session) = store.load_session(&secret.key()).await? else { return Ok(()) };
+    if let Some(rt) = session.tokens(secret).ok().and_then(|t| t.refresh_token) {
+        idp.revoke(&rt).await;
+    }
+    session.end(store).await
 }
 
 #[cfg(test)]
