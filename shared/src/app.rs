@@ -50,6 +50,16 @@ impl App {
     }
 }
 
+impl App {
+    /// The session the request's cookie leads to (see `session::current::load`).
+    pub async fn current_session(
+        &self,
+        headers: &lambda_http::http::HeaderMap,
+    ) -> Result<crate::session::current::CurrentSession, BffError> {
+        crate::session::current::load(&self.store, &self.idp, &self.config.session, headers).await
+    }
+}
+
 /// The platform's root certificates (loaded once per cold start), TLS 1.2/1.3 with aws-lc-rs.
 fn tls_config() -> Result<rustls::ClientConfig, lambda_http::Error> {
     let mut roots = rustls::RootCertStore::empty();

@@ -152,12 +152,14 @@ pub async fn sign_in(idp: &IdentityServer, params: &Params, pending: &PendingLog
         .and_then(Value::as_str)
         .ok_or_else(|| BffError::login_failed("invalid_id_token", "The ID token names no user."))?
         .to_string();
+    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string();
+    let idp_sid = claims.get("sid").and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
     let display: Map<String, Value> =
         claims.into_iter().filter(|(k, _)| DISPLAY_CLAIMS.contains(&k.as_str())).collect();
     let lifetime = tokens.lifetime();
     let tokens =
         TokenSet { access_token: tokens.access_token, refresh_token: tokens.refresh_token, id_token: Some(id_token) };
-    Ok(SignedIn { user_id, claims: display, tokens, access_lifetime: lifetime })
+    Ok(SignedIn { sub, idp_sid, user_id, claims: display, tokens, access_lifetime: lifetime })
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! `GET /auth/callback?code&state[&iss]` (query mode) or `POST /auth/callback` (form_post hybrid mode): finishes a
 //! sign-in. Consume the pending login (once, only by the browser that started it) → exchange the code and validate
-//! the ID token → end the browser's previous session (revoking its refresh token) → start a **new** session → back
-//! to the returnUrl.
+//! the ID token → end the browser's previous session → start a **new** session → back to the returnUrl.
 //!
 //! A browser navigating here (it asked for HTML) that fails is sent back to the app with `login_error=<code>` (to
 //! the returnUrl when the attempt is known, else to `/`) instead of a JSON page; anything else gets problem+json.
@@ -16,8 +15,8 @@ use crate::login::pending::{self, Consumed};
 use crate::login::return_url::ReturnUrl;
 use crate::metrics::Metric;
 use crate::session::current::{self, SessionCookie};
-use crate::session::secrets::SessionSecret;
-use crate::session::{self, Session};
+use crate::session::{self, Session, device};
+use lambda_http::http::header::USER_AGENT;
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
@@ -51,24 +50,20 @@ async fn finish(app: &App, req: &Request, params: &Params, login: &Consumed) -> 
     }
 
     let signed_in = sign_in(&app.idp, params, &login.pending).await?;
-    // The browser's previous session ends (no fixation, nothing left behind): the one recorded when the sign-in
-    // started (a browser does not send its Strict cookie on this cross-site navigation), and the one whose cookie
-    // came along anyway (clients that ignore SameSite).
     let sent = match current::cookie(req.headers()) {
         Ok(SessionCookie::Valid(secret)) => Some(secret),
         _ => None,
     };
-    let mut previous: Vec<SessionSecret> = login.pending.previous.iter().cloned().collect();
-    previous.extend(sent.filter(|s| previous.iter().all(|p| p.key() != s.key())));
-    for old in &previous {
-        session::end_with_secret(&app.store, &app.idp, old).await?;
-    }
-    let secret = Session::start(&app.store, &app.config.session, signed_in).await?;
+    session::end_previous(&app.store, &app.idp, login.pending.previous.as_ref(), sent).await?;
+    let device = device::label(req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()));
+    let (secret, expires) = Session::start(&app.store, &app.config.session, signed_in, device).await?;
 
-    let session_cookie = cookies::set_session(secret.cookie_value(), app.config.session.absolute_lifetime);
+    let lifetime = app.config.session.absolute_lifetime;
+    let session_cookie = cookies::set_session(secret.cookie_value(), lifetime);
+    let hint = cookies::set_hint(secret.hint(expires), lifetime);
     tracing::info!("signed in");
     Metric::SignIns.count();
-    Ok(with_cookies(redirect(return_url.as_str()), [session_cookie, clear_login]))
+    Ok(with_cookies(redirect(return_url.as_str()), [session_cookie, hint, clear_login]))
 }
 
 /// A navigating browser goes back to the app with `login_error`; anything else gets the problem+json.

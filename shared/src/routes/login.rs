@@ -1,11 +1,7 @@
 //! `GET /auth/login?returnUrl=/x[&prompt=login]`: starts a sign-in (see `login::pending`) and sends the browser to
 //! the identity server's authorize endpoint.
-//!
-//! Only a top-level navigation starts one (`Sec-Fetch-Dest: document`, or no fetch metadata): an `<img>` on another
-//! site gets a 400, and neither a cookie nor a write. The browser keeps at most `MAX_LOGIN_COOKIES` login cookies:
-//! the oldest ones are cleared. The browser's current session (this is a same-site navigation, so its Strict cookie
-//! comes along) is recorded in the pending login, so that the callback — a cross-site navigation, which carries no
-//! Strict cookie — can end it.
+//! Only a top-level navigation starts one (no cookie, no write for an `<img>`); at most `MAX_LOGIN_COOKIES` login
+//! cookies. The browser's session (its Strict cookie comes along here) is recorded for the callback to end.
 
 use crate::app::App;
 use crate::error::BffError;
@@ -43,10 +39,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
         LOGIN_TTL,
         app.config.idp.form_post(),
     );
-    // The oldest login cookies go, so that with this one the browser holds at most MAX_LOGIN_COOKIES.
-    let older = cookies::login_names(req.headers());
-    let stale = older.len().saturating_sub(cookies::MAX_LOGIN_COOKIES - 1);
-    let cleared = older[..stale].iter().map(|name| cookies::clear_login(name, app.config.idp.form_post()));
-    tracing::info!(cleared_login_cookies = stale, "sign-in started");
-    Ok(with_cookies(redirect(&location), cleared.chain([cookie])))
+    let mut set = cookies::prune_logins(req.headers(), app.config.idp.form_post());
+    tracing::info!(cleared_login_cookies = set.len(), "sign-in started");
+    set.push(cookie);
+    Ok(with_cookies(redirect(&location), set))
 }

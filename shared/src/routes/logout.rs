@@ -2,11 +2,8 @@
 //! `logoutUrl`) is required whenever a session exists. The refresh token is revoked when discovery lists a
 //! revocation endpoint; the browser goes to ERP.net's end-session endpoint with `id_token_hint`, or to returnUrl when
 //! there is none. Logging out twice, or with an expired session, is harmless.
-//!
-//! A link on another site must change nothing. Such a navigation carries none of the `SameSite=Strict` cookies, so
-//! the request looks anonymous although the browser holds a session: a `Sec-Fetch-Site: cross-site` request is sent
-//! to returnUrl untouched, and a request without a session cookie never gets a clearing `Set-Cookie` (there is
-//! nothing it could clear but a cookie the browser did not send — the one browsers without fetch metadata hold).
+//! A link on another site changes nothing (it carries no Strict cookie): `Sec-Fetch-Site: cross-site` is sent to
+//! returnUrl untouched, and only cookies the request carried are ever cleared (browsers without fetch metadata).
 
 use crate::app::App;
 use crate::crypto::ct_eq;
@@ -17,7 +14,7 @@ use crate::http::params::Params;
 use crate::http::respond::{redirect, with_cookies};
 use crate::login::return_url::ReturnUrl;
 use crate::metrics::Metric;
-use crate::session::current::{self, CurrentSession};
+use crate::session::current::CurrentSession;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 
@@ -30,10 +27,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
         tracing::info!("cross-site logout navigation: nothing changes");
         return Ok(redirect(return_url.as_str()));
     }
-    let (secret, session) = match current::load(&app.store, &app.config.session, req.headers()).await? {
+    let (secret, session) = match app.current_session(req.headers()).await? {
         CurrentSession::Active(secret, session) => (secret, session),
-        CurrentSession::Gone => return Ok(with_cookies(redirect(return_url.as_str()), [cookies::clear_session()])),
-        CurrentSession::Anonymous => return Ok(redirect(return_url.as_str())),
+        _ => return Ok(with_cookies(redirect(return_url.as_str()), cookies::clear_ended(req.headers()))),
     };
     let sid = sid.ok_or(BffError::InvalidRequest("logout needs the sid from /auth/session's logoutUrl"))?;
     if !ct_eq(sid.as_bytes(), secret.logout_token().as_bytes()) {
@@ -52,5 +48,5 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     let location = end_session.unwrap_or_else(|| return_url.as_str().to_string());
     tracing::info!("signed out");
     Metric::SignOuts.count();
-    Ok(with_cookies(redirect(&location), [cookies::clear_session()]))
+    Ok(with_cookies(redirect(&location), [cookies::clear_session(), cookies::clear_hint()]))
 }

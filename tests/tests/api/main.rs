@@ -9,4 +9,5 @@ mod hostile;
 mod observability;
 mod refresh;
 mod security;
+mod sessions;
 mod signin;

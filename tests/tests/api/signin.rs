@@ -315,16 +315,26 @@ async fn every_cookie_carries_the_host_http_prefix_and_its_attributes() {
     let r = b.get(callback.as_str()).await;
     assert_eq!(r.status, 302, "{}", r.text());
     set_cookies.extend(r.set_cookies());
-    // The login cookie set, the login cookie cleared, the session cookie set.
-    assert_eq!(set_cookies.len(), 3, "{set_cookies:?}");
+    // The login cookie set, the login cookie cleared, the session cookie set, the tab-sync hint set.
+    assert_eq!(set_cookies.len(), 4, "{set_cookies:?}");
     for c in &set_cookies {
+        let attrs = cookie_attrs(c);
+        assert!(!attrs.iter().any(|a| a.starts_with("domain")), "a Domain: {c}");
+        if let Some(hint) = c.strip_prefix(&format!("{}=", shared::http::cookies::HINT)) {
+            // The one cookie script reads: `__Host-` rules, Strict, and nothing in it but a generation and the expiry.
+            for needed in ["secure", "path=/", "samesite=strict"] {
+                assert!(attrs.iter().any(|a| a == needed), "{needed} missing: {c}");
+            }
+            let value = hint.split(';').next().unwrap();
+            let (generation, expiry) = value.split_once('.').unwrap();
+            assert!(generation.len() == 12 && expiry.parse::<i64>().unwrap() > tests::now(), "{value}");
+            continue;
+        }
         // draft-ietf-oauth-browser-based-apps: `__Host-Http-` (browsers also refuse such a cookie from script).
         assert!(c.starts_with("__Host-Http-"), "{c}");
-        let attrs = cookie_attrs(c);
         for needed in ["secure", "httponly", "path=/"] {
             assert!(attrs.iter().any(|a| a == needed), "{needed} missing: {c}");
         }
-        assert!(!attrs.iter().any(|a| a.starts_with("domain")), "a Domain: {c}");
     }
     assert!(set_cookies.iter().any(|c| c.starts_with(&format!("{SESSION}="))), "{set_cookies:?}");
     assert_eq!(app.session_json(&mut b).await["user"]["sub"], "demo", "the browser sends it back");
