@@ -46,7 +46,7 @@ pub enum Metric {
     SignOuts,
     Refreshes,
     RefreshFailures,
-    /// Sessions ended from elsewhere, by `Reason` (`user`, `backchannel`, `operator`).
+    /// Sessions ended from elsewhere, by `Reason` (`user`, `backchannel`).
     SessionsEnded,
     /// A proxied call's latency (milliseconds), with its upstream status class.
     ProxyLatency,

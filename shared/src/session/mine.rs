@@ -1,5 +1,5 @@
 //! A user's own sessions: listing them (`GET /auth/sessions`), ending one or all the others (`DELETE
-//! /auth/sessions[/{id}]`), and ending sessions on someone else's word (back-channel logout, the operator command).
+//! /auth/sessions[/{id}]`), and ending sessions on the identity server's word (back-channel logout).
 //! Only opaque ids leave: never a cookie, a store key or anything that opens a session.
 
 use super::Session;
@@ -16,8 +16,6 @@ pub enum EndedBy {
     User,
     /// The identity server, by back-channel logout.
     Backchannel,
-    /// An operator, with the operator command.
-    Operator,
 }
 
 impl EndedBy {
@@ -25,7 +23,6 @@ impl EndedBy {
         match self {
             EndedBy::User => "user",
             EndedBy::Backchannel => "backchannel",
-            EndedBy::Operator => "operator",
         }
     }
 }
@@ -87,16 +84,6 @@ pub async fn end_others(store: &SessionStore, current: &Session) -> Result<usize
     let mut ended = 0;
     for l in others {
         ended += usize::from(end(store, &l, EndedBy::User, now).await?);
-    }
-    Ok(ended)
-}
-
-/// Ends every live session of `sub`.
-pub async fn end_all(store: &SessionStore, sub: &str, by: EndedBy) -> Result<usize, BffError> {
-    let now = UnixTime::now();
-    let mut ended = 0;
-    for l in store.user_sessions(sub, now).await? {
-        ended += usize::from(end(store, &l, by, now).await?);
     }
     Ok(ended)
 }

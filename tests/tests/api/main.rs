@@ -7,6 +7,7 @@ mod chaos;
 mod faults;
 mod hostile;
 mod observability;
+mod operator;
 mod refresh;
 mod security;
 mod sessions;
