@@ -120,9 +120,13 @@ async fn sign_in_proxy_and_sign_out() {
     let page2 = r.json();
     assert_ne!(page1["value"][0]["Id"], page2["value"][0]["Id"]);
 
-    // Logout: session gone here, end-session redirect with id_token_hint, and the emulator counted it.
+    // Logout: session gone here, the refresh token revoked, end-session redirect with id_token_hint, and the
+    // emulator counted it.
+    let refresh_token = app.issued_refresh_tokens().await.last().cloned().expect("a refresh token");
     let r = b.get(&app.url(&logout_url)).await;
     assert_eq!(r.status, 302, "{}", r.text());
+    assert_eq!(app.revocations().await, 1, "the refresh token was not revoked at logout");
+    assert!(r.set_cookies().iter().any(|c| c.starts_with(&format!("{}=;", shared::http::cookies::HINT))));
     let end = Url::parse(r.location().unwrap()).unwrap();
     assert_eq!(end.path(), "/id/connect/endsession");
     assert!(param(&end, "id_token_hint").is_some_and(|t| t.split('.').count() == 3));
@@ -134,6 +138,7 @@ async fn sign_in_proxy_and_sign_out() {
     assert_eq!(app.emulator_stats().await["endSession"], 1);
     assert_eq!(app.session_json(&mut b).await["authenticated"], false);
     assert!(app.session_items().await.is_empty());
+    assert!(!app.refresh_token_accepted(&refresh_token).await, "the revoked refresh token still works");
 
     // Logging out again is harmless.
     let r = b.get(&app.url(&logout_url)).await;
