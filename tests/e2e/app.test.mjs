@@ -660,6 +660,29 @@ describe('the example SPA in Chromium, on the real local stack', { skip: skipRea
     );
   });
 
+  test('signing in again in the same browser ends its previous session', { timeout: TEST_TIMEOUT }, async (t) => {
+    await withContext(t, async (ctx) => {
+      const page = await ctx.newPage();
+      await signIn(page, 'carol');
+      const cookie = async () => (await ctx.cookies(stack.origin)).find((c) => c.name === '__Host-Http-bff-session')?.value;
+      const before = await cookie();
+      const count = async () => (await pageFetch(page, '/auth/sessions')).json.sessions.length;
+      const n = await count();
+
+      // /auth/login is a same-site navigation (the Strict cookie goes along). The user signs in again at the
+      // identity server's login page, whose redirect to the callback is cross-site: the Strict cookie stays home.
+      // (Without the login page — the ERP.net session remembered — Chromium does send it: the chain began here.)
+      const callback = page.waitForRequest((r) => new URL(r.url()).pathname === '/auth/callback');
+      await page.goto(stack.url('/auth/login?returnUrl=%2F&prompt=login'));
+      await page.locator('#login-form').waitFor();
+      await submitLogin(page, 'carol');
+      assert.doesNotMatch((await (await callback).allHeaders()).cookie ?? '', /__Host-Http-bff-session/);
+      await signedIn(page);
+      assert.notEqual(await cookie(), before, 'a new session');
+      assert.equal(await count(), n, 'the previous session was left behind');
+    });
+  });
+
   test('a second user sees only their own data', { timeout: TEST_TIMEOUT }, async (t) => {
     await withContext(
       t,

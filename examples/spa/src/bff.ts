@@ -94,6 +94,9 @@ export async function session(): Promise<Session> {
 // ---- every tab learns at once
 
 const HINT = '__Host-bff-hint';
+// Set when this tab navigates to sign in or out: the cookie changes its own navigation makes are not news to react
+// to (reacting would cancel that navigation).
+let leaving = false;
 const channel: BroadcastChannel | null = typeof BroadcastChannel === 'function' ? new BroadcastChannel('bff-session') : null;
 
 /** The hint cookie's value (`<generation>.<expiry>`), or null when this browser has no session. */
@@ -117,6 +120,7 @@ export function watchSession(onChange: (change: SessionChange) => void): () => v
   let poll: ReturnType<typeof setInterval> | undefined;
   const stopPolling = () => poll !== undefined && clearInterval(poll);
   const check = (): boolean => {
+    if (leaving) return false;
     const now = sessionHint();
     if (now === known) return false;
     known = now;
@@ -149,6 +153,9 @@ export function watchSession(onChange: (change: SessionChange) => void): () => v
     poll = setInterval(() => (check() || Date.now() > until) && stopPolling(), 50);
   };
   const onVisible = () => document.visibilityState === 'visible' && check();
+  // Any navigation away (a link, the address bar) starts with beforeunload: from then on the cookie changes are the
+  // navigation's own.
+  addEventListener('beforeunload', () => (leaving = true), { once: true });
   const store = (globalThis as { cookieStore?: EventTarget }).cookieStore;
   store?.addEventListener('change', onCookie);
   channel?.addEventListener('message', onMessage);
@@ -199,12 +206,14 @@ export async function signOutEverywhere(logoutUrl: string): Promise<void> {
 
 /** Start a sign-in; the BFF brings the browser back to `returnUrl` (a local path) afterwards. */
 export function login(returnUrl: string = location.pathname + location.search + location.hash): void {
+  leaving = true;
   location.assign('/auth/login?returnUrl=' + encodeURIComponent(returnUrl));
 }
 
 /** Sign out here and at ERP.net; `logoutUrl` comes from `session()`. */
 export function logout(logoutUrl: string): void {
   announce('signing-out');
+  leaving = true;
   location.assign(logoutUrl);
 }
 
