@@ -169,6 +169,15 @@ export function sessionsBySid(clientId, sid) {
   return out;
 }
 
+// Sessions (id + payload) of an account.
+export function sessionsByAccount(accountId) {
+  const out = [];
+  for (const [id, entry] of storeFor('Session')) {
+    if (live(entry) && entry.payload.accountId === accountId) out.push({ id, payload: structuredClone(entry.payload) });
+  }
+  return out;
+}
+
 export function destroySession(id) {
   destroyEntry('Session', id);
 }

@@ -19,6 +19,15 @@ export const USERS = new Map([
     email: 'alice@example.com',
     locale: 'en',
   }],
+  // Signed in only by the browser test of "Your sessions" (so it lists exactly that test's sessions).
+  ['carol', {
+    sub: 'carol',
+    password: 'carol',
+    id: '3d9f1b77-2c4e-4a8b-9f10-6e2a5c7d8b03',
+    name: 'Carol Example',
+    email: 'carol@example.com',
+    locale: 'en',
+  }],
 ]);
 
 // A fixed GUID derived from a seed string (stable across runs and machines).

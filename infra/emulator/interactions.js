@@ -39,7 +39,7 @@ ${error ? `<p class="error" id="error" role="alert">${escapeHtml(error)}</p>` : 
 <form method="post" action="${action}/abort" id="cancel-form">
 <button type="submit" id="cancel">Cancel</button>
 </form>
-<p><small>Test users: demo/demo, alice/alice.</small></p>`);
+<p><small>Test users: demo/demo, alice/alice, carol/carol.</small></p>`);
 }
 
 async function readForm(req) {

@@ -9,7 +9,9 @@ import {
   SignJWT, createLocalJWKSet, decodeJwt, decodeProtectedHeader, importJWK,
 } from 'jose';
 
-import MemoryAdapter, { revokeGrant, sessionsBySid, destroySession } from './adapter.js';
+import MemoryAdapter, {
+  revokeGrant, sessionsByAccount, sessionsBySid, destroySession,
+} from './adapter.js';
 import { USERS } from './data.js';
 import { registerKeys, savedState } from './persist.js';
 import {
@@ -215,6 +217,10 @@ export async function createProvider() {
       redirect_uris: config.redirectUris,
       post_logout_redirect_uris: config.postLogoutUris,
       scope: 'openid profile offline_access',
+      ...(config.backchannelLogoutUri ? {
+        backchannel_logout_uri: config.backchannelLogoutUri,
+        backchannel_logout_session_required: true,
+      } : {}),
     }],
     scopes: ['openid', 'profile', 'offline_access'],
     claims: {
@@ -241,6 +247,10 @@ export async function createProvider() {
     },
     findAccount,
     loadExistingGrant,
+    // Outgoing requests (only back-channel logout tokens, to the BFF on 127.0.0.1): oidc-provider's default refuses
+    // loopback addresses (SSRF protection) and gives up after 2.5 s, shorter than a function's first start under
+    // cargo lambda. Locally the BFF is on loopback by design, so plain fetch with 30 s.
+    fetch: (url, { dispatcher, signal, ...options }) => globalThis.fetch(url, { ...options, signal: AbortSignal.timeout(30_000) }),
     interactions: {
       policy,
       url: (ctx, interaction) => `${MOUNT}/interaction/${interaction.uid}`,
@@ -260,6 +270,8 @@ export async function createProvider() {
         },
       },
       userinfo: { enabled: true },
+      // OpenID Connect Back-Channel Logout 1.0: sent by POST /__emulator/logout?sub= (see logoutAccount below).
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         // never shown: autoConfirmEndSession() signs out right away (see below)
@@ -425,6 +437,40 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <sp
   if (!client) throw new Error('client registration failed');
 
   return provider;
+}
+
+// POST /__emulator/logout?sub=<user>: ERP.net ends every session of the user (as an administrator or a password
+// change would): each session's grants are revoked, the session destroyed, and every client registered for
+// back-channel logout gets a logout token (sub + sid) per session, awaited. Returns what was done.
+// With `send = false` the logout tokens are returned instead of sent (tests deliver them, replay or tamper with them).
+export async function logoutAccount(accountId, { send = true } = {}) {
+  const sessions = sessionsByAccount(accountId);
+  const deliveries = [];
+  const logoutTokens = [];
+  for (const { id, payload } of sessions) {
+    for (const [clientId, auth] of Object.entries(payload.authorizations || {})) {
+      const client = await theProvider.Client.find(clientId);
+      if (client?.backchannelLogoutUri && !send) {
+        // As oidc-provider's Client#backchannelLogout builds it (lib/models/client.js), without the POST.
+        const token = new theProvider.IdToken({ sub: accountId }, { client, ctx: undefined });
+        token.mask = { sub: null };
+        token.set('events', { 'http://schemas.openid.net/event/backchannel-logout': {} });
+        token.set('jti', randomBytes(16).toString('base64url'));
+        token.set('sid', auth.sid);
+        logoutTokens.push(await token.issue({ use: 'logout' }));
+      } else if (client?.backchannelLogoutUri) {
+        stats.backchannelLogout.sent += 1;
+        deliveries.push(client.backchannelLogout(accountId, auth.sid).then(
+          () => { stats.backchannelLogout.ok += 1; return { sid: auth.sid, ok: true }; },
+          (err) => { stats.backchannelLogout.failed += 1; return { sid: auth.sid, ok: false, error: String(err.message || err) }; },
+        ));
+      }
+      if (auth?.grantId) revokeGrant(auth.grantId);
+    }
+    destroySession(id);
+  }
+  const backchannel = await Promise.all(deliveries);
+  return { sub: accountId, sessions: sessions.length, backchannel, logoutTokens };
 }
 
 async function autoConfirmEndSession(ctx) {

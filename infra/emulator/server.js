@@ -16,7 +16,8 @@ import {
   persistenceEnabled, restoreState, saveIfDirty, saveNow,
 } from './persist.js';
 import {
-  AUDIENCE, MOUNT, allKids, createProvider, currentKid, rotateSigningKey, withdrawOldKeys, userClaims, verificationKeys,
+  AUDIENCE, MOUNT, allKids, createProvider, currentKid, logoutAccount, rotateSigningKey, withdrawOldKeys, userClaims,
+  verificationKeys,
 } from './provider.js';
 import {
   config, control, countTokenError, markDirty, recordBasicSecret, recordSecret, requests, resetCounters,
@@ -261,6 +262,15 @@ async function handleHooks(req, res, pathname, searchParams) {
       let tokens = 0;
       for (const g of grants) tokens += revokeGrant(g);
       sendJson(res, 200, { sub, revokedGrants: grants.length, revokedTokens: tokens });
+      return;
+    }
+    case 'POST /__emulator/logout': {
+      const sub = searchParams.get('sub');
+      if (!sub) {
+        sendJson(res, 400, { error: 'sub query parameter is required' });
+        return;
+      }
+      sendJson(res, 200, await logoutAccount(sub, { send: searchParams.get('send') !== 'false' }));
       return;
     }
     case 'GET /__emulator/config':

@@ -39,6 +39,8 @@ export const config = {
   idTokenTtl: int('EMULATOR_ID_TOKEN_TTL', 300),
   refreshTokenTtl: int('EMULATOR_REFRESH_TOKEN_TTL', 2592000),
   refreshReuse,
+  // the BFF's back-channel logout URI (OpenID Connect Back-Channel Logout 1.0); empty = none registered
+  backchannelLogoutUri: str('EMULATOR_BACKCHANNEL_LOGOUT_URI', ''),
   // optional JSON file that keeps keys, grants/sessions and sample data across restarts (persist.js)
   stateFile: str('EMULATOR_STATE_FILE', ''),
   // set once the server listens (EMULATOR_PORT=0 picks a free port)
@@ -86,6 +88,7 @@ function freshStats() {
     endSession: 0,
     revocation: 0,
     userinfo: 0,
+    backchannelLogout: { sent: 0, ok: 0, failed: 0 },
     api: 0,
     login: { ok: 0, failed: 0 },
   };

@@ -55,6 +55,16 @@ impl App {
     }
 }
 
+impl App {
+    /// The session the request's cookie leads to (see `session::current::load`).
+    pub async fn current_session(
+        &self,
+        headers: &lambda_http::http::HeaderMap,
+    ) -> Result<crate::session::current::CurrentSession, BffError> {
+        crate::session::current::load(&self.store, &self.idp, &self.config.session, headers).await
+    }
+}
+
 /// The id that ties this request's log lines together: the caller's `X-Correlation-Id` when it is a sane token
 /// (letters, digits, `-`, `_`, `.`, at most 64), else API Gateway's request id, else a fresh one.
 fn correlation_id(req: &Request) -> String {

@@ -17,6 +17,8 @@ pub const CODES: &[(&str, u16)] = &[
     ("method_not_allowed", 405),
     ("invalid_request", 400),
     ("invalid_batch", 400),
+    ("invalid_logout_token", 400),
+    ("not_found", 404),
     ("payload_too_large", 413),
     ("login_failed", 400),
     ("idp_unavailable", 502),
@@ -48,11 +50,17 @@ pub enum BffError {
     /// A `$batch` body whose inner requests cannot all be read (so not all their URLs can be checked).
     #[error("invalid batch: {0}")]
     InvalidBatch(&'static str),
+    /// A back-channel logout token that does not validate (OpenID Connect Back-Channel Logout 1.0, 2.6).
+    #[error("invalid logout token: {0}")]
+    InvalidLogoutToken(&'static str),
+    #[error("not found: {0}")]
+    NotFound(&'static str),
     #[error("payload too large")]
     PayloadTooLarge,
-    /// The sign-in could not be completed; `error` is the IdP's or our own machine code.
+    /// The sign-in could not be completed; `error` is one of the codes OAuth 2.0 / OpenID Connect define (see
+    /// `login::callback::standard_error`: the identity server's answer, `other` for anything else) or our own.
     #[error("login failed: {error}")]
-    LoginFailed { error: String, detail: &'static str },
+    LoginFailed { error: &'static str, detail: &'static str },
     #[error("identity server unavailable: {0}")]
     IdpUnavailable(String),
     #[error("identity server timed out")]
@@ -73,9 +81,10 @@ pub enum BffError {
 }
 
 impl BffError {
-    /// A sign-in that could not be completed: `error` is the IdP's or our own machine code.
-    pub fn login_failed(error: &str, detail: &'static str) -> Self {
-        BffError::LoginFailed { error: error.to_string(), detail }
+    /// A sign-in that could not be completed: `error` is a standard code or our own machine code (a closed set:
+    /// it becomes a metric dimension and a URL parameter).
+    pub fn login_failed(error: &'static str, detail: &'static str) -> Self {
+        BffError::LoginFailed { error, detail }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -96,6 +105,8 @@ impl BffError {
             MethodNotAllowed { .. } => "method_not_allowed",
             InvalidRequest(_) => "invalid_request",
             InvalidBatch(_) => "invalid_batch",
+            InvalidLogoutToken(_) => "invalid_logout_token",
+            NotFound(_) => "not_found",
             PayloadTooLarge => "payload_too_large",
             LoginFailed { .. } => "login_failed",
             IdpUnavailable(_) => "idp_unavailable",
@@ -120,6 +131,8 @@ impl BffError {
             MethodNotAllowed { .. } => "This method is not allowed here.",
             InvalidRequest(_) => "The request is not valid.",
             InvalidBatch(_) => "The $batch body cannot be read, so its requests cannot be checked.",
+            InvalidLogoutToken(_) => "The logout token is not valid.",
+            NotFound(_) => "Not found.",
             PayloadTooLarge => "The request body is too large.",
             LoginFailed { .. } => "Sign-in could not be completed.",
             IdpUnavailable(_) => "The identity server is unavailable.",
@@ -137,7 +150,7 @@ impl BffError {
     fn detail(&self) -> Option<&'static str> {
         use BffError::*;
         match self {
-            InvalidRequest(d) | InvalidBatch(d) => Some(d),
+            InvalidRequest(d) | InvalidBatch(d) | InvalidLogoutToken(d) | NotFound(d) => Some(d),
             LoginFailed { detail, .. } => Some(detail),
             UpstreamResponseTooLarge => Some("Page the request with $top (and follow @odata.nextLink)."),
             MethodNotAllowed { .. } => None,
@@ -162,8 +175,11 @@ impl BffError {
         if let Some(d) = self.detail() {
             body["detail"] = json!(d);
         }
-        if let BffError::LoginFailed { error, .. } = self {
-            body["error"] = json!(error);
+        match self {
+            BffError::LoginFailed { error, .. } => body["error"] = json!(error),
+            // Back-Channel Logout 1.0, 2.8: an OAuth 2.0 error member (RFC 6749 5.2) in the 400.
+            BffError::InvalidLogoutToken(_) => body["error"] = json!("invalid_request"),
+            _ => {}
         }
         let mut resp = Response::builder()
             .status(status)
@@ -176,6 +192,7 @@ impl BffError {
         }
         if matches!(self, BffError::SessionExpired) {
             resp.headers_mut().append(header::SET_COOKIE, cookies::clear_session());
+            resp.headers_mut().append(header::SET_COOKIE, cookies::clear_hint());
         }
         resp
     }
@@ -220,8 +237,10 @@ mod tests {
             BffError::MethodNotAllowed { allow: "GET" },
             BffError::InvalidRequest("x"),
             BffError::InvalidBatch("x"),
+            BffError::InvalidLogoutToken("x"),
+            BffError::NotFound("x"),
             BffError::PayloadTooLarge,
-            BffError::LoginFailed { error: "e".into(), detail: "d" },
+            BffError::LoginFailed { error: "e", detail: "d" },
             BffError::IdpUnavailable("x".into()),
             BffError::IdpTimeout,
             BffError::UpstreamUnavailable("x".into()),

@@ -46,6 +46,8 @@ pub enum Metric {
     SignOuts,
     Refreshes,
     RefreshFailures,
+    /// Sessions ended from elsewhere, by `Reason` (`user`, `backchannel`).
+    SessionsEnded,
     /// A proxied call's latency (milliseconds), with its upstream status class.
     ProxyLatency,
     /// A proxied call's upstream answer, by status class.
@@ -65,6 +67,7 @@ impl Metric {
             Metric::SignOuts => "SignOuts",
             Metric::Refreshes => "Refreshes",
             Metric::RefreshFailures => "RefreshFailures",
+            Metric::SessionsEnded => "SessionsEnded",
             Metric::ProxyLatency => "ProxyLatency",
             Metric::UpstreamResponses => "UpstreamResponses",
             Metric::RefreshExposure => "RefreshExposure",

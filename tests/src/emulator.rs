@@ -36,3 +36,36 @@ impl TestApp {
         assert!(r.status().is_success(), "emulator control refused: {}", r.status());
     }
 }
+
+impl TestApp {
+    /// The refresh tokens the identity server issued, oldest first.
+    pub async fn issued_refresh_tokens(&self) -> Vec<String> {
+        self.emulator_secrets().await["refreshTokens"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Spends `refresh_token` at the identity server's token endpoint as the BFF would: whether it was accepted.
+    /// (A live one is spent by this: call it only on a token expected to be dead, or as the very last check.)
+    pub async fn refresh_token_accepted(&self, refresh_token: &str) -> bool {
+        let r = self
+            .http
+            .post(format!("{}/connect/token", self.emulator.issuer()))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+                ("client_id", crate::CLIENT_ID),
+                ("client_secret", crate::CLIENT_SECRET),
+            ])
+            .send()
+            .await
+            .unwrap();
+        r.status().is_success()
+    }
+
+    /// How many times the identity server's revocation endpoint was called.
+    pub async fn revocations(&self) -> i64 {
+        self.emulator_stats().await["revocation"].as_i64().unwrap()
+    }
+}

@@ -8,7 +8,8 @@ pub mod stack;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use serde_yaml::Value;
 use std::path::{Path, PathBuf};
@@ -18,12 +19,29 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
 }
 
-/// The sessions table as `template.yaml` deploys it: key schema, attribute types and the TTL attribute.
+/// The sessions table as `template.yaml` deploys it: key schema, attribute types, indexes and the TTL attribute.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableDefinition {
     pub attributes: Vec<(String, String)>,
     pub keys: Vec<(String, String)>,
+    pub indexes: Vec<IndexDefinition>,
     pub ttl_attribute: Option<String>,
+}
+
+/// A global secondary index: name, key schema, projection type and included attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexDefinition {
+    pub name: String,
+    pub keys: Vec<(String, String)>,
+    pub projection: String,
+    pub non_key_attributes: Vec<String>,
+}
+
+fn key_schema(keys: &[(String, String)]) -> Result<Vec<KeySchemaElement>, String> {
+    keys.iter()
+        .map(|(attr, ty)| KeySchemaElement::builder().attribute_name(attr).key_type(KeyType::from(ty.as_str())).build())
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())
 }
 
 pub fn table_definition() -> Result<TableDefinition, String> {
@@ -35,9 +53,26 @@ pub fn table_definition() -> Result<TableDefinition, String> {
             .map(|s| s.iter().filter_map(|e| Some((e[a].as_str()?.to_string(), e[b].as_str()?.to_string()))).collect())
             .unwrap_or_default()
     };
+    let indexes = props["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .map(|list| {
+            list.iter()
+                .map(|i| IndexDefinition {
+                    name: i["IndexName"].as_str().unwrap_or_default().to_string(),
+                    keys: pairs(&i["KeySchema"], "AttributeName", "KeyType"),
+                    projection: i["Projection"]["ProjectionType"].as_str().unwrap_or("ALL").to_string(),
+                    non_key_attributes: i["Projection"]["NonKeyAttributes"]
+                        .as_sequence()
+                        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let def = TableDefinition {
         attributes: pairs(&props["AttributeDefinitions"], "AttributeName", "AttributeType"),
         keys: pairs(&props["KeySchema"], "AttributeName", "KeyType"),
+        indexes,
         ttl_attribute: props["TimeToLiveSpecification"]["AttributeName"].as_str().map(String::from),
     };
     if def.keys.is_empty() {
@@ -59,11 +94,17 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
                 .map_err(|e| e.to_string())?,
         );
     }
-    for (attr, ty) in &def.keys {
-        req = req.key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(attr)
-                .key_type(KeyType::from(ty.as_str()))
+    req = req.set_key_schema(Some(key_schema(&def.keys)?));
+    for index in &def.indexes {
+        let projection = Projection::builder()
+            .projection_type(ProjectionType::from(index.projection.as_str()))
+            .set_non_key_attributes((!index.non_key_attributes.is_empty()).then(|| index.non_key_attributes.clone()))
+            .build();
+        req = req.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(&index.name)
+                .set_key_schema(Some(key_schema(&index.keys)?))
+                .projection(projection)
                 .build()
                 .map_err(|e| e.to_string())?,
         );
@@ -221,7 +262,7 @@ mod tests {
         let local = super::local_routes().unwrap();
         let deployed = super::deployed_routes().unwrap();
         assert_eq!(local, deployed, "Cargo.toml's router table and template.yaml's HttpApi routes differ");
-        assert_eq!(local.len(), 6);
+        assert_eq!(local.len(), 9);
     }
 
     #[test]
@@ -253,5 +294,23 @@ mod tests {
         let def = super::table_definition().unwrap();
         assert_eq!(def.keys, vec![("pk".to_string(), "HASH".to_string())]);
         assert_eq!(def.ttl_attribute.as_deref(), Some("ttl"));
+    }
+
+    /// The indexes the store queries are the ones template.yaml (and so `create-table`) defines, with the same keys.
+    #[test]
+    fn the_templates_indexes_are_the_ones_the_store_queries() {
+        use shared::session::store::{attr, index};
+        let def = super::table_definition().unwrap();
+        let keys = |name: &str| def.indexes.iter().find(|i| i.name == name).map(|i| i.keys.clone());
+        let k = |a: &str, t: &str| (a.to_string(), t.to_string());
+        assert_eq!(keys(index::BY_USER), Some(vec![k(attr::SUB, "HASH"), k(attr::CREATED, "RANGE")]));
+        assert_eq!(keys(index::BY_IDP_SID), Some(vec![k(attr::IDP_SID, "HASH")]));
+        let by_user = def.indexes.iter().find(|i| i.name == index::BY_USER).unwrap();
+        for a in [attr::ID, attr::SEEN, attr::TTL, attr::DEVICE] {
+            assert!(by_user.non_key_attributes.iter().any(|n| n == a), "{a} is not projected into by-user");
+        }
+        for (name, _) in def.indexes.iter().flat_map(|i| i.keys.iter()) {
+            assert!(def.attributes.iter().any(|(a, _)| a == name), "{name} has no AttributeDefinition");
+        }
     }
 }

@@ -3,12 +3,18 @@
 // The browser never sees a token: it holds only the BFF's HttpOnly session cookie, which a same-origin fetch sends.
 // Every non-navigation call carries `X-CSRF: 1` (the BFF refuses fetch calls without it).
 //
-//   import { api, BffProblem, ErpError, login, logout, session } from './bff';
+//   import { api, BffProblem, ErpError, login, logout, session, watchSession } from './bff';
 //   const s = await session();
 //   if (!s.authenticated) login();                       // back to this page after sign-in
 //   const page = await api<{ value: Customer[] }>('domain/odata/Crm_Sales_Customers?$top=10');
 //   await api(`domain/odata/Crm_Sales_Customers(${id})`, { method: 'PATCH', json: { Name: 'New name' } });
+//   watchSession((change) => (change === 'signed-out' ? showSignedOut() : location.reload()));
 //   logout(s.logoutUrl);
+//
+// Every tab learns of a sign-in, a sign-out or the session's end at once, without polling: the BFF keeps a
+// script-readable hint cookie (`__Host-bff-hint`: an opaque generation and the expiry, nothing that opens a session)
+// and `watchSession` notices it change (Cookie Store change events where the browser has them; a BroadcastChannel
+// message from the tab that acted; a look at the cookie when a tab becomes visible). Idle tabs make no requests.
 
 export type User = { sub?: string; id?: string; name?: string; email?: string; [claim: string]: unknown };
 
@@ -80,16 +86,134 @@ const AUTO_SIGN_IN_GUARD_MS = 60_000;
 /** Who is signed in. Anonymous (or an expired session) → `{authenticated: false}`. */
 export async function session(): Promise<Session> {
   const res = await fetch('/auth/session', { headers: CSRF, credentials: 'same-origin', cache: 'no-store' });
-  return (await read(res)) as Session;
+  const s = (await read(res)) as Session;
+  announce('state');
+  return s;
+}
+
+// ---- every tab learns at once
+
+const HINT = '__Host-bff-hint';
+// Set when this tab navigates to sign in or out: the cookie changes its own navigation makes are not news to react
+// to (reacting would cancel that navigation).
+let leaving = false;
+const channel: BroadcastChannel | null = typeof BroadcastChannel === 'function' ? new BroadcastChannel('bff-session') : null;
+
+/** The hint cookie's value (`<generation>.<expiry>`), or null when this browser has no session. */
+export function sessionHint(): string | null {
+  for (const part of document.cookie.split(';')) {
+    const [name, ...value] = part.trim().split('=');
+    if (name === HINT) return value.join('=') || null;
+  }
+  return null;
+}
+
+export type SessionChange = 'signed-out' | 'changed';
+
+/**
+ * Calls `onChange` once this browser's session changes in any tab: `'signed-out'` (signed out, ended, expired) or
+ * `'changed'` (a new sign-in, maybe as someone else: reload). Makes no requests. Returns a function that stops it.
+ */
+export function watchSession(onChange: (change: SessionChange) => void): () => void {
+  let known = sessionHint();
+  let expiry: ReturnType<typeof setTimeout> | undefined;
+  let poll: ReturnType<typeof setInterval> | undefined;
+  const stopPolling = () => poll !== undefined && clearInterval(poll);
+  const check = (): boolean => {
+    if (leaving) return false;
+    const now = sessionHint();
+    if (now === known) return false;
+    known = now;
+    stopPolling();
+    armExpiry();
+    onChange(now === null ? 'signed-out' : 'changed');
+    return true;
+  };
+  const armExpiry = () => {
+    if (expiry !== undefined) clearTimeout(expiry);
+    const at = Number((known ?? '').split('.')[1]) * 1000;
+    if (!at) return;
+    // The absolute expiry: the session is over then whatever happens (timers only: no request).
+    expiry = setTimeout(() => {
+      known = null;
+      onChange('signed-out');
+    }, Math.min(Math.max(at - Date.now(), 0), 2 ** 31 - 1));
+  };
+  armExpiry();
+  const onCookie = (e: Event) => {
+    const { changed = [], deleted = [] } = e as Event & { changed?: { name: string }[]; deleted?: { name: string }[] };
+    if ([...changed, ...deleted].some((c) => c.name === HINT)) check();
+  };
+  const onMessage = (e: MessageEvent) => {
+    if (check() || (e.data as { type?: string } | null)?.type !== 'signing-out') return;
+    // Another tab is signing out: its answer changes the cookie in a moment. Look at the cookie (not the network)
+    // every 50 ms for a few seconds.
+    stopPolling();
+    const until = Date.now() + 5000;
+    poll = setInterval(() => (check() || Date.now() > until) && stopPolling(), 50);
+  };
+  const onVisible = () => document.visibilityState === 'visible' && check();
+  // Any navigation away (a link, the address bar) starts with beforeunload: from then on the cookie changes are the
+  // navigation's own.
+  addEventListener('beforeunload', () => (leaving = true), { once: true });
+  const store = (globalThis as { cookieStore?: EventTarget }).cookieStore;
+  store?.addEventListener('change', onCookie);
+  channel?.addEventListener('message', onMessage);
+  document.addEventListener('visibilitychange', onVisible);
+  return () => {
+    store?.removeEventListener('change', onCookie);
+    channel?.removeEventListener('message', onMessage);
+    document.removeEventListener('visibilitychange', onVisible);
+    stopPolling();
+    if (expiry !== undefined) clearTimeout(expiry);
+  };
+}
+
+/** Tells the other tabs to look at the hint cookie now (what this tab knows may be news to them). */
+function announce(type: 'state' | 'signing-out'): void {
+  channel?.postMessage({ type });
+}
+
+// ---- the user's sessions
+
+export type SessionInfo = {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  device: string; // "Chrome on Windows"
+  current: boolean; // this browser's
+};
+
+/** The user's sessions on every device, newest first (`GET /auth/sessions`). */
+export async function sessions(): Promise<SessionInfo[]> {
+  const res = await fetch('/auth/sessions', { headers: CSRF, credentials: 'same-origin', cache: 'no-store' });
+  return ((await read(res)) as { sessions: SessionInfo[] }).sessions;
+}
+
+/** Ends one of the user's other sessions (`DELETE /auth/sessions/{id}`). */
+export async function endSession(id: string): Promise<void> {
+  const res = await fetch(`/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE', headers: CSRF, credentials: 'same-origin' });
+  await read(res);
+}
+
+/** Sign out everywhere: every other session ends (`DELETE /auth/sessions`), then this one signs out as `logout`. */
+export async function signOutEverywhere(logoutUrl: string): Promise<void> {
+  const res = await fetch('/auth/sessions', { method: 'DELETE', headers: CSRF, credentials: 'same-origin' });
+  await read(res);
+  logout(logoutUrl);
 }
 
 /** Start a sign-in; the BFF brings the browser back to `returnUrl` (a local path) afterwards. */
 export function login(returnUrl: string = location.pathname + location.search + location.hash): void {
+  leaving = true;
   location.assign('/auth/login?returnUrl=' + encodeURIComponent(returnUrl));
 }
 
 /** Sign out here and at ERP.net; `logoutUrl` comes from `session()`. */
 export function logout(logoutUrl: string): void {
+  announce('signing-out');
+  leaving = true;
   location.assign(logoutUrl);
 }
 

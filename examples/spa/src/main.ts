@@ -1,6 +1,9 @@
-// The example front-end: sign in, show the user, list / search / page / edit customers through the BFF, sign out.
+// The example front-end: sign in, show the user, list / search / page / edit customers through the BFF, sign out;
+// "Your sessions" (every device; end one; sign out everywhere); every tab follows a sign-out at once.
 // Everything it knows about authentication is in ./bff.ts; it never sees a token.
-import { api, BffProblem, ErpError, login, logout, session } from './bff';
+import {
+  api, BffProblem, endSession, ErpError, login, logout, session, sessions, signOutEverywhere, watchSession,
+} from './bff';
 import { containsFilter, query } from './odata';
 
 type Customer = { Id: string; Number?: string; Name?: string; City?: string };
@@ -214,6 +217,49 @@ async function saveEdit(): Promise<void> {
   }
 }
 
+// ---- your sessions
+
+async function loadSessions(): Promise<void> {
+  const list = $('session-list');
+  try {
+    const all = await sessions();
+    list.replaceChildren(
+      ...all.map((s) => {
+        const li = document.createElement('li');
+        li.dataset.id = s.id;
+        li.dataset.current = String(s.current);
+        const device = document.createElement('strong');
+        device.textContent = s.device;
+        const when = document.createElement('span');
+        when.className = 'when';
+        when.textContent = `signed in ${new Date(s.createdAt).toLocaleString()}, last seen ${new Date(s.lastSeenAt).toLocaleString()}`;
+        li.append(device, when);
+        if (s.current) {
+          li.append(Object.assign(document.createElement('em'), { textContent: 'this browser' }));
+        } else {
+          const end = Object.assign(document.createElement('button'), { type: 'button', className: 'end secondary', textContent: 'End' });
+          end.addEventListener('click', () => void endSession(s.id).then(loadSessions, showError));
+          li.append(end);
+        }
+        return li;
+      }),
+    );
+    list.dataset.state = 'ready';
+  } catch (e) {
+    showError(e);
+  }
+}
+
+/** Another tab signed out (or the session ended): show signed-out at once, and none of the data. */
+function showSignedOut(): void {
+  closeEditor();
+  rows.replaceChildren();
+  $('session-list').replaceChildren();
+  $('signed-in').hidden = true;
+  $('anonymous').hidden = false;
+  status.textContent = 'Signed out';
+}
+
 // ---- start
 
 async function start(): Promise<void> {
@@ -238,6 +284,8 @@ async function start(): Promise<void> {
 
   try {
     const s = await session();
+    // Every tab follows this browser's session: a sign-out elsewhere shows here at once; a new sign-in reloads.
+    watchSession((change) => (change === 'signed-out' ? showSignedOut() : location.reload()));
     if (!s.authenticated) {
       status.textContent = 'Signed out';
       $('anonymous').hidden = false;
@@ -247,7 +295,9 @@ async function start(): Promise<void> {
     $('user-name').textContent = String(s.user.name ?? s.user.sub ?? '');
     $('user-email').textContent = String(s.user.email ?? '');
     $('signout').addEventListener('click', () => logout(s.logoutUrl));
+    $('signout-everywhere').addEventListener('click', () => void signOutEverywhere(s.logoutUrl).catch(showError));
     $('signed-in').hidden = false;
+    void loadSessions();
 
     $('search-form').addEventListener('submit', (e) => {
       e.preventDefault();

@@ -49,6 +49,8 @@ pub struct IdpConfig {
     /// How long a fetched JWKS is trusted: after this the next ID-token validation fetches it again, so a key the
     /// identity server withdrew stops being accepted (an unknown `kid` refetches at once regardless).
     pub jwks_max_age: Duration,
+    /// Accept OpenID Connect Back-Channel Logout at `/auth/backchannel-logout` (`BACKCHANNEL_LOGOUT`, off by default).
+    pub backchannel_logout: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -149,6 +151,7 @@ impl IdpConfig {
             response_mode,
             timeout: env.millis("IDP_TIMEOUT_MS", 5_000)?,
             jwks_max_age: env.secs("JWKS_MAX_AGE", 3600)?,
+            backchannel_logout: env.flag("BACKCHANNEL_LOGOUT", false)?,
         })
     }
 }
@@ -241,6 +244,7 @@ mod tests {
         assert_eq!(c.idp.response_mode, ResponseMode::Query);
         assert!(c.session.refresh_lease > c.idp.timeout);
         assert_eq!(c.idp.jwks_max_age, Duration::from_secs(3600));
+        assert!(!c.idp.backchannel_logout, "off unless configured");
         let mut m = base();
         m.insert("JWKS_MAX_AGE", "90");
         assert_eq!(parse(&m).unwrap().idp.jwks_max_age, Duration::from_secs(90));
@@ -267,6 +271,7 @@ mod tests {
             ("SESSION_IDLE_TIMEOUT", "-5"),
             ("JWKS_MAX_AGE", "0"),
             ("REFRESH_FLOOR_SECONDS", "-1"),
+            ("BACKCHANNEL_LOGOUT", "yes"),
             ("SCOPES", "profile read"),
             ("SCOPES", "openid profile"),
         ] {

@@ -58,6 +58,16 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// `true` or `false`.
+    pub(super) fn flag(&self, k: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.opt(k).as_deref() {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(v) => Err(err(k, format!("must be `true` or `false`, not `{v}`"))),
+        }
+    }
+
     pub(super) fn millis(&self, k: &'static str, default: u64) -> Result<Duration, ConfigError> {
         Ok(Duration::from_millis(self.positive(k, "milliseconds")?.unwrap_or(default)))
     }

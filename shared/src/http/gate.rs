@@ -20,13 +20,32 @@ pub fn require_csrf(headers: &HeaderMap, origin: &Origin) -> Result<(), BffError
         [one] if one.as_bytes() == origin.as_str().as_bytes() => {}
         _ => return Err(BffError::OriginNotAllowed),
     }
-    if headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site") {
+    if is_cross_site(headers) {
         return Err(BffError::OriginNotAllowed);
     }
     let csrf: Vec<_> = headers.get_all("x-csrf").iter().collect();
     match csrf.as_slice() {
         [one] if one.as_bytes() == b"1" => Ok(()),
         _ => Err(BffError::CsrfRequired),
+    }
+}
+
+/// Whether a browser marked the request `Sec-Fetch-Site: cross-site`: it was started by a page on another site (a
+/// link, a form, an image). Such a request carries no `SameSite=Strict` cookie, so it must not be read as "no
+/// session here".
+pub fn is_cross_site(headers: &HeaderMap) -> bool {
+    headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site")
+}
+
+/// Whether the request is a top-level navigation as far as fetch metadata tells: `Sec-Fetch-Dest: document`, or no
+/// `Sec-Fetch-Dest` at all (a browser that predates fetch metadata, or a tool). An `<img>`, `<iframe>`, `<script>` or
+/// `fetch()` says otherwise.
+pub fn is_top_level_navigation(headers: &HeaderMap) -> bool {
+    let dests: Vec<_> = headers.get_all("sec-fetch-dest").iter().collect();
+    match dests.as_slice() {
+        [] => true,
+        [one] => one.as_bytes() == b"document",
+        _ => false,
     }
 }
 
@@ -55,5 +74,23 @@ mod tests {
         h.remove(header::ORIGIN);
         h.insert("x-csrf", HeaderValue::from_static("0"));
         assert!(matches!(require_csrf(&h, &c), Err(BffError::CsrfRequired)));
+    }
+
+    #[test]
+    fn fetch_metadata_navigation_and_site() {
+        let mut h = HeaderMap::new();
+        assert!(is_top_level_navigation(&h) && !is_cross_site(&h), "no fetch metadata: judged by the rest");
+        h.insert("sec-fetch-dest", HeaderValue::from_static("document"));
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(is_top_level_navigation(&h) && !is_cross_site(&h));
+        for dest in ["image", "iframe", "empty", "script", "frame", "Document"] {
+            h.insert("sec-fetch-dest", HeaderValue::from_str(dest).unwrap());
+            assert!(!is_top_level_navigation(&h), "{dest}");
+        }
+        h.insert("sec-fetch-dest", HeaderValue::from_static("document"));
+        h.append("sec-fetch-dest", HeaderValue::from_static("document"));
+        assert!(!is_top_level_navigation(&h), "sent twice");
+        h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(is_cross_site(&h));
     }
 }

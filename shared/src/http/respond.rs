@@ -23,6 +23,11 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
         .expect("valid json response")
 }
 
+/// An empty answer with `status`, never cached.
+pub fn empty(status: StatusCode) -> Response<Body> {
+    Response::builder().status(status).header(header::CACHE_CONTROL, "no-store").body(Body::Empty).expect("empty")
+}
+
 /// `resp` with `Set-Cookie` headers appended.
 pub fn with_cookies(mut resp: Response<Body>, cookies: impl IntoIterator<Item = HeaderValue>) -> Response<Body> {
     for c in cookies {

@@ -79,7 +79,7 @@ impl IdentityServer {
     }
 }
 
-fn allowed_alg(alg: Algorithm) -> Result<Algorithm, BffError> {
+pub(super) fn allowed_alg(alg: Algorithm) -> Result<Algorithm, BffError> {
     use Algorithm::*;
     match alg {
         RS256 | RS384 | RS512 | PS256 | PS384 | PS512 | ES256 | ES384 => Ok(alg),

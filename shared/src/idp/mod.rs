@@ -1,6 +1,6 @@
 //! The identity server as the BFF sees it: one [`IdentityServer`] per ERP.net instance, owning its HTTP client,
 //! its client registration (config + [`client_secret`]) and its caches: [`discovery`], the [`jwks`]. It validates
-//! ID tokens ([`id_token`]), talks to the [`token_endpoint`] (exchange, refresh, revoke) and builds the browser's
+//! ID tokens ([`id_token`]) and back-channel logout tokens ([`logout_token`]), talks to the [`token_endpoint`] (exchange, refresh, revoke) and builds the browser's
 //! URLs to it ([`authorize`]). The tokens it issues are types ([`tokens`]) that never print.
 
 pub mod authorize;
@@ -8,6 +8,7 @@ pub mod client_secret;
 pub mod discovery;
 pub mod id_token;
 mod jwks;
+pub mod logout_token;
 pub mod token_endpoint;
 pub mod tokens;
 

@@ -28,10 +28,40 @@ const DISPLAY_CLAIMS: &[&str] = &[
     "preferred_username",
 ];
 
-/// An IdP's error code, reduced to what can safely travel in a URL and a log line.
-pub fn sanitize_code(code: &str) -> String {
-    let c: String = code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
-    if c.is_empty() { "unknown_error".into() } else { c }
+/// Every error code OAuth 2.0 and OpenID Connect define for the answers the BFF reads: the authorization response
+/// (RFC 6749 4.1.2.1; OpenID Connect Core 3.1.2.6), the token endpoint (RFC 6749 5.2) and resource indicators
+/// (RFC 8707 2, `invalid_target`).
+pub const STANDARD_ERRORS: &[&str] = &[
+    // RFC 6749 4.1.2.1 and 5.2
+    "invalid_request",
+    "unauthorized_client",
+    "access_denied",
+    "unsupported_response_type",
+    "invalid_scope",
+    "server_error",
+    "temporarily_unavailable",
+    "invalid_client",
+    "invalid_grant",
+    "unsupported_grant_type",
+    // OpenID Connect Core 1.0 3.1.2.6
+    "interaction_required",
+    "login_required",
+    "account_selection_required",
+    "consent_required",
+    "invalid_request_uri",
+    "invalid_request_object",
+    "request_not_supported",
+    "request_uri_not_supported",
+    "registration_not_supported",
+    // RFC 8707 2
+    "invalid_target",
+];
+
+/// An error code the identity server (or whoever sent the browser to the callback) answered, as one of the
+/// [`STANDARD_ERRORS`], exactly as spelled there; anything else is `other`. It becomes a metric dimension, a log
+/// field and the `login_error` parameter, so the set of values must be closed: a caller cannot mint new ones.
+pub fn standard_error(code: &str) -> &'static str {
+    STANDARD_ERRORS.iter().find(|c| **c == code).copied().unwrap_or("other")
 }
 
 /// Whether the request is a browser navigation (it asked for HTML), as opposed to an XHR or an API tool.
@@ -96,7 +126,9 @@ pub async fn sign_in(idp: &IdentityServer, params: &Params, pending: &PendingLog
     };
 
     let tokens = idp.exchange_code(code, &pending.verifier).await.map_err(|e| match e {
-        TokenError::Rejected(error) => BffError::login_failed(&error, "The identity server refused the sign-in code."),
+        TokenError::Rejected(error) => {
+            BffError::login_failed(standard_error(&error), "The identity server refused the sign-in code.")
+        }
         TokenError::Misconfigured(error) => {
             BffError::Misconfigured(format!("token endpoint refused the client: {error}"))
         }
@@ -120,10 +152,30 @@ pub async fn sign_in(idp: &IdentityServer, params: &Params, pending: &PendingLog
         .and_then(Value::as_str)
         .ok_or_else(|| BffError::login_failed("invalid_id_token", "The ID token names no user."))?
         .to_string();
+    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string();
+    let idp_sid = claims.get("sid").and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
     let display: Map<String, Value> =
         claims.into_iter().filter(|(k, _)| DISPLAY_CLAIMS.contains(&k.as_str())).collect();
     let lifetime = tokens.lifetime();
     let tokens =
         TokenSet { access_token: tokens.access_token, refresh_token: tokens.refresh_token, id_token: Some(id_token) };
-    Ok(SignedIn { user_id, claims: display, tokens, access_lifetime: lifetime })
+    Ok(SignedIn { sub, idp_sid, user_id, claims: display, tokens, access_lifetime: lifetime })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_the_standard_ones_or_other() {
+        for code in STANDARD_ERRORS {
+            assert_eq!(standard_error(code), *code);
+        }
+        assert_eq!(STANDARD_ERRORS.len(), 20);
+        for made_up in
+            ["", "other_thing", "ACCESS_DENIED", "access_denied ", "access_denied2", "<script>", &"a".repeat(5000)]
+        {
+            assert_eq!(standard_error(made_up), "other", "{made_up:?}");
+        }
+    }
 }

@@ -1,13 +1,16 @@
 //! A sign-in in progress. [`start`] draws fresh `state`, `nonce` and PKCE verifier, seals them with the returnUrl
 //! under a [`BrowserBinding`] (a secret in a login cookie of the attempt's own, so tabs never collide) and stores
 //! them for [`LOGIN_TTL`]. [`consume`] takes them back exactly once, and only for the browser that started it.
+//! The pending login also records the browser's current session, if it has one (`/auth/login` is a same-site
+//! navigation and carries the Strict session cookie; the callback, a cross-site one, does not), so that the callback
+//! can end it.
 
 use super::pkce::{CodeVerifier, Nonce, State, state_store_key};
 use super::return_url::ReturnUrl;
 use crate::crypto::{b64url, open, seal};
 use crate::error::BffError;
 use crate::http::cookies;
-use crate::session::secrets::CookieSecret;
+use crate::session::secrets::{CookieSecret, SessionSecret};
 use crate::session::store::SessionStore;
 use crate::time::UnixTime;
 use lambda_http::http::HeaderMap;
@@ -47,6 +50,8 @@ pub struct PendingLogin {
     pub nonce: Nonce,
     pub return_url: ReturnUrl,
     pub created_at: UnixTime,
+    /// The session the browser had when it started signing in: the callback ends it.
+    pub previous: Option<SessionSecret>,
 }
 
 impl std::fmt::Debug for PendingLogin {
@@ -62,6 +67,8 @@ struct Wire {
     n: String,
     r: String,
     c: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    p: Option<String>,
 }
 
 impl PendingLogin {
@@ -71,6 +78,7 @@ impl PendingLogin {
             n: self.nonce.expose().to_string(),
             r: self.return_url.as_str().to_string(),
             c: self.created_at.secs(),
+            p: self.previous.as_ref().map(SessionSecret::cookie_value),
         };
         seal(&binding.login_key(), store_key.as_bytes(), &serde_json::to_vec(&wire).expect("serialize"))
     }
@@ -83,6 +91,7 @@ impl PendingLogin {
             nonce: Nonce::from_stored(w.n),
             return_url: ReturnUrl::parse_or_root(Some(&w.r)),
             created_at: UnixTime::from_secs(w.c),
+            previous: w.p.as_deref().and_then(SessionSecret::parse),
         })
     }
 }
@@ -102,8 +111,13 @@ impl Attempt {
     }
 }
 
-/// Starts a sign-in that returns to `return_url`: fresh secrets, sealed and stored under the hash of `state`.
-pub async fn start(store: &SessionStore, return_url: ReturnUrl) -> Result<Attempt, BffError> {
+/// Starts a sign-in that returns to `return_url`: fresh secrets, sealed and stored under the hash of `state`, with
+/// the browser's `previous` session (sealed too: the table never holds a usable cookie).
+pub async fn start(
+    store: &SessionStore,
+    return_url: ReturnUrl,
+    previous: Option<SessionSecret>,
+) -> Result<Attempt, BffError> {
     let attempt = Attempt {
         state: State::generate(),
         nonce: Nonce::generate(),
@@ -111,8 +125,13 @@ pub async fn start(store: &SessionStore, return_url: ReturnUrl) -> Result<Attemp
         binding: BrowserBinding::generate(),
     };
     let created_at = UnixTime::now();
-    let pending =
-        PendingLogin { verifier: attempt.verifier.clone(), nonce: attempt.nonce.clone(), return_url, created_at };
+    let pending = PendingLogin {
+        verifier: attempt.verifier.clone(),
+        nonce: attempt.nonce.clone(),
+        return_url,
+        created_at,
+        previous,
+    };
     let key = attempt.state.store_key();
     let sealed = pending.seal(&attempt.binding, &key);
     store.put_login(&key, &attempt.binding.binding_hash(), sealed, created_at, created_at + LOGIN_TTL).await?;
@@ -167,6 +186,7 @@ mod tests {
             nonce: Nonce::generate(),
             return_url: ReturnUrl::parse("/orders?id=7").unwrap(),
             created_at: UnixTime::from_secs(1_800_000_000),
+            previous: Some(SessionSecret::generate()),
         };
         let sealed = pending.seal(&binding, "login#k");
         let opened = PendingLogin::open(&sealed, &binding, "login#k").unwrap();
@@ -174,8 +194,12 @@ mod tests {
         assert_eq!(opened.nonce, pending.nonce);
         assert_eq!(opened.return_url, pending.return_url);
         assert_eq!(opened.created_at, pending.created_at);
+        let previous = pending.previous.as_ref().unwrap();
+        assert_eq!(opened.previous.unwrap().key(), previous.key());
+        assert!(!sealed.windows(43).any(|w| w == previous.cookie_value().as_bytes()), "sealed, not in clear");
         assert!(PendingLogin::open(&sealed, &BrowserBinding::generate(), "login#k").is_none());
         assert!(PendingLogin::open(&sealed, &binding, "login#other").is_none());
         assert!(!format!("{pending:?}").contains(pending.verifier.expose()));
+        assert!(!format!("{pending:?}").contains(&previous.cookie_value()));
     }
 }

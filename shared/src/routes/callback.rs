@@ -1,6 +1,6 @@
 //! `GET /auth/callback?code&state[&iss]` (query mode) or `POST /auth/callback` (form_post hybrid mode): finishes a
 //! sign-in. Consume the pending login (once, only by the browser that started it) → exchange the code and validate
-//! the ID token → start a **new** session → back to the returnUrl.
+//! the ID token → end the browser's previous session → start a **new** session → back to the returnUrl.
 //!
 //! A browser navigating here (it asked for HTML) that fails is sent back to the app with `login_error=<code>` (to
 //! the returnUrl when the attempt is known, else to `/`) instead of a JSON page; anything else gets problem+json.
@@ -10,12 +10,13 @@ use crate::error::BffError;
 use crate::http::cookies;
 use crate::http::params::Params;
 use crate::http::respond::{redirect, with_cookies};
-use crate::login::callback::{is_navigation, read_params, sanitize_code, sign_in};
+use crate::login::callback::{is_navigation, read_params, sign_in, standard_error};
 use crate::login::pending::{self, Consumed};
 use crate::login::return_url::ReturnUrl;
 use crate::metrics::Metric;
-use crate::session::Session;
 use crate::session::current::{self, SessionCookie};
+use crate::session::{self, Session, device};
+use lambda_http::http::header::USER_AGENT;
 use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
@@ -42,23 +43,27 @@ async fn finish(app: &App, req: &Request, params: &Params, login: &Consumed) -> 
     // The attempt is consumed: its cookie goes, whatever happens next.
     let clear_login = cookies::clear_login(&login.cookie_name, app.config.idp.form_post());
     if let Some(error) = params.single("error")? {
-        let code = sanitize_code(error);
-        tracing::info!(error = %code, "identity server returned an error");
-        Metric::SignInFailures.count_because(&code);
-        return Ok(with_cookies(redirect(&return_url.with_param("login_error", &code)), [clear_login]));
+        let code = standard_error(error);
+        tracing::info!(error = code, "identity server returned an error");
+        Metric::SignInFailures.count_because(code);
+        return Ok(with_cookies(redirect(&return_url.with_param("login_error", code)), [clear_login]));
     }
 
     let signed_in = sign_in(&app.idp, params, &login.pending).await?;
-    let previous = match current::cookie(req.headers()) {
+    let sent = match current::cookie(req.headers()) {
         Ok(SessionCookie::Valid(secret)) => Some(secret),
         _ => None,
     };
-    let secret = Session::start(&app.store, &app.config.session, previous, signed_in).await?;
+    session::end_previous(&app.store, &app.idp, login.pending.previous.as_ref(), sent).await?;
+    let device = device::label(req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()));
+    let (secret, expires) = Session::start(&app.store, &app.config.session, signed_in, device).await?;
 
-    let session_cookie = cookies::set_session(secret.cookie_value(), app.config.session.absolute_lifetime);
+    let lifetime = app.config.session.absolute_lifetime;
+    let session_cookie = cookies::set_session(secret.cookie_value(), lifetime);
+    let hint = cookies::set_hint(secret.hint(expires), lifetime);
     tracing::info!("signed in");
     Metric::SignIns.count();
-    Ok(with_cookies(redirect(return_url.as_str()), [session_cookie, clear_login]))
+    Ok(with_cookies(redirect(return_url.as_str()), [session_cookie, hint, clear_login]))
 }
 
 /// A navigating browser goes back to the app with `login_error`; anything else gets the problem+json.
@@ -71,10 +76,10 @@ fn back_to_app(e: BffError, return_url: Option<ReturnUrl>) -> Response<Body> {
         tracing::error!(code = e.code(), error = %e, "sign-in failed");
     }
     let code = match &e {
-        BffError::LoginFailed { error, .. } => sanitize_code(error),
-        other => other.code().to_string(),
+        BffError::LoginFailed { error, .. } => error,
+        other => other.code(),
     };
-    tracing::info!(code = %code, "sign-in failed; browser sent back to the app");
-    Metric::SignInFailures.count_because(&code);
-    redirect(&return_url.unwrap_or_else(ReturnUrl::root).with_param("login_error", &code))
+    tracing::info!(code, "sign-in failed; browser sent back to the app");
+    Metric::SignInFailures.count_because(code);
+    redirect(&return_url.unwrap_or_else(ReturnUrl::root).with_param("login_error", code))
 }

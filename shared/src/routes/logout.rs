@@ -1,18 +1,20 @@
 //! `GET /auth/logout?sid=…&returnUrl=/`: ends the session here and at ERP.net. `sid` (from `/auth/session`'s
-//! `logoutUrl`) is required whenever a session exists, so a cross-site link cannot log a user out. The refresh token
-//! is revoked when discovery lists a revocation endpoint; the browser goes to ERP.net's end-session endpoint with
-//! `id_token_hint`, or to returnUrl when there is none. Logging out twice, or with an expired session, is harmless.
+//! `logoutUrl`) is required whenever a session exists. The refresh token is revoked when discovery lists a
+//! revocation endpoint; the browser goes to ERP.net's end-session endpoint with `id_token_hint`, or to returnUrl when
+//! there is none. Logging out twice, or with an expired session, is harmless.
+//! A link on another site changes nothing (it carries no Strict cookie): `Sec-Fetch-Site: cross-site` is sent to
+//! returnUrl untouched, and only cookies the request carried are ever cleared (browsers without fetch metadata).
 
 use crate::app::App;
 use crate::crypto::ct_eq;
 use crate::error::BffError;
 use crate::http::cookies;
-use crate::http::gate::require_method;
+use crate::http::gate::{is_cross_site, require_method};
 use crate::http::params::Params;
 use crate::http::respond::{redirect, with_cookies};
 use crate::login::return_url::ReturnUrl;
 use crate::metrics::Metric;
-use crate::session::current::{self, CurrentSession};
+use crate::session::current::CurrentSession;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 
@@ -21,9 +23,13 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     let params = Params::from_query(&req);
     let sid = params.single("sid")?;
     let return_url = ReturnUrl::parse_or_root(params.single("returnUrl").ok().flatten());
-    let CurrentSession::Active(secret, session) = current::load(&app.store, &app.config.session, req.headers()).await?
-    else {
-        return Ok(with_cookies(redirect(return_url.as_str()), [cookies::clear_session()]));
+    if is_cross_site(req.headers()) {
+        tracing::info!("cross-site logout navigation: nothing changes");
+        return Ok(redirect(return_url.as_str()));
+    }
+    let (secret, session) = match app.current_session(req.headers()).await? {
+        CurrentSession::Active(secret, session) => (secret, session),
+        _ => return Ok(with_cookies(redirect(return_url.as_str()), cookies::clear_ended(req.headers()))),
     };
     let sid = sid.ok_or(BffError::InvalidRequest("logout needs the sid from /auth/session's logoutUrl"))?;
     if !ct_eq(sid.as_bytes(), secret.logout_token().as_bytes()) {
@@ -42,5 +48,5 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     let location = end_session.unwrap_or_else(|| return_url.as_str().to_string());
     tracing::info!("signed out");
     Metric::SignOuts.count();
-    Ok(with_cookies(redirect(&location), [cookies::clear_session()]))
+    Ok(with_cookies(redirect(&location), [cookies::clear_session(), cookies::clear_hint()]))
 }

@@ -8,7 +8,6 @@ use crate::http::gate::require_csrf;
 use crate::http::params::body_bytes;
 use crate::proxy::path::{ProxyPath, check_method};
 use crate::proxy::upstream::Outgoing;
-use crate::session::current;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
@@ -24,7 +23,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     }
     crate::proxy::batch::check(req.method(), req.headers(), &path, body, proxy)?;
 
-    let (secret, session) = current::load(&app.store, &app.config.session, req.headers()).await?.required()?;
+    let (secret, session) = app.current_session(req.headers()).await?.required()?;
     let loaded_version = session.version;
     let fresh = app.keeper.fresh(&secret, session).await?;
     let just_refreshed = fresh.0.version != loaded_version;

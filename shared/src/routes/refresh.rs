@@ -5,7 +5,6 @@ use crate::app::App;
 use crate::error::BffError;
 use crate::http::gate::{require_csrf, require_method};
 use crate::http::respond::json;
-use crate::session::current;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -13,7 +12,7 @@ use serde_json::json;
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
     require_method(&req, &[Method::POST], "POST")?;
     require_csrf(req.headers(), &app.config.public_origin)?;
-    let (secret, session) = current::load(&app.store, &app.config.session, req.headers()).await?.required()?;
+    let (secret, session) = app.current_session(req.headers()).await?.required()?;
     let (session, _) = app.keeper.refresh_forced(&secret, session).await?;
     Ok(json(
         StatusCode::OK,

@@ -1,11 +1,13 @@
-//! `GET /auth/session` (with `X-CSRF: 1`): who is signed in. Anonymous → 200 `{"authenticated":false}`.
+//! `GET /auth/session` (with `X-CSRF: 1`): who is signed in. Anonymous → 200 `{"authenticated":false}`. The hint
+//! cookie is set again whenever the browser's differs from its session's.
 
 use crate::app::App;
 use crate::error::BffError;
-use crate::http::cookies;
+use crate::http::cookies::{self, HINT};
 use crate::http::gate::{require_csrf, require_method};
 use crate::http::respond::{json, with_cookies};
-use crate::session::current::{self, CurrentSession};
+use crate::session::current::CurrentSession;
+use crate::time::UnixTime;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -13,19 +15,23 @@ use serde_json::json;
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
     require_method(&req, &[Method::GET], "GET")?;
     require_csrf(req.headers(), &app.config.public_origin)?;
-    let anonymous = || json(StatusCode::OK, &json!({"authenticated": false}));
-    match current::load(&app.store, &app.config.session, req.headers()).await? {
-        CurrentSession::Anonymous => Ok(anonymous()),
-        CurrentSession::Gone => Ok(with_cookies(anonymous(), [cookies::clear_session()])),
-        CurrentSession::Active(secret, session) => Ok(json(
-            StatusCode::OK,
-            &json!({
-                "authenticated": true,
-                "user": session.claims,
-                "accessTokenExpiresAt": session.access_expires_at.rfc3339(),
-                "sessionExpiresAt": session.expires_at(app.config.session.idle_timeout).rfc3339(),
-                "logoutUrl": format!("/auth/logout?sid={}", secret.logout_token()),
-            }),
-        )),
+    let CurrentSession::Active(secret, session) = app.current_session(req.headers()).await? else {
+        let anonymous = json(StatusCode::OK, &json!({"authenticated": false}));
+        return Ok(with_cookies(anonymous, cookies::clear_ended(req.headers())));
+    };
+    let resp = json(
+        StatusCode::OK,
+        &json!({
+            "authenticated": true,
+            "user": session.claims,
+            "accessTokenExpiresAt": session.access_expires_at.rfc3339(),
+            "sessionExpiresAt": session.expires_at(app.config.session.idle_timeout).rfc3339(),
+            "logoutUrl": format!("/auth/logout?sid={}", secret.logout_token()),
+        }),
+    );
+    let hint = secret.hint(session.absolute_expires_at);
+    match cookies::read(req.headers(), HINT) {
+        Ok(Some(sent)) if sent == hint => Ok(resp),
+        _ => Ok(with_cookies(resp, [cookies::set_hint(hint, session.absolute_expires_at.since(UnixTime::now()))])),
     }
 }

@@ -3,14 +3,17 @@
 
 use super::Session;
 use super::secrets::SessionSecret;
-use super::store::SessionStore;
+use super::store::{Loaded, SessionStore};
+use super::tokens::TokenSet;
 use crate::config::SessionConfig;
 use crate::error::BffError;
 use crate::http::cookies;
+use crate::idp::IdentityServer;
 use crate::time::UnixTime;
 use lambda_http::http::HeaderMap;
 
 /// What the session cookie of a request leads to.
+#[allow(clippy::large_enum_variant)] // one per request, moved once: boxing would buy nothing
 pub enum CurrentSession {
     /// No session cookie at all.
     Anonymous,
@@ -50,9 +53,11 @@ pub fn cookie(headers: &HeaderMap) -> Result<SessionCookie, BffError> {
 }
 
 /// Reads the session cookie and loads its session: expired sessions end here; last-seen (and the TTL that follows
-/// from it) is written at most once per touch interval, not once per request.
+/// from it) is written at most once per touch interval, not once per request. A session ended from elsewhere is
+/// finished by its own browser here: its refresh token (only this cookie opens it) is revoked, its item deleted.
 pub async fn load(
     store: &SessionStore,
+    idp: &IdentityServer,
     config: &SessionConfig,
     headers: &HeaderMap,
 ) -> Result<CurrentSession, BffError> {
@@ -61,8 +66,16 @@ pub async fn load(
         SessionCookie::Malformed => return Ok(CurrentSession::Gone),
         SessionCookie::Valid(secret) => secret,
     };
-    let Some(session) = store.load_session(&secret.key()).await? else {
-        return Ok(CurrentSession::Gone);
+    let session = match store.load(&secret.key()).await? {
+        Loaded::Live(session) => session,
+        Loaded::Missing => return Ok(CurrentSession::Gone),
+        Loaded::Ended(sealed) => {
+            if let Some(rt) = TokenSet::open(&sealed, &secret).and_then(|t| t.refresh_token) {
+                idp.revoke(&rt).await;
+            }
+            store.delete_session(&secret.key()).await?;
+            return Ok(CurrentSession::Gone);
+        }
     };
     let now = UnixTime::now();
     if session.is_expired(now, config.idle_timeout) {

@@ -3,7 +3,10 @@
 //! request (load, expire, touch), [`refresh::TokenKeeper`] keeping the access token fresh, [`Session::end`] on
 //! logout, expiry or a dead refresh token. [`store`] is every DynamoDB operation.
 
+pub mod backchannel;
 pub mod current;
+pub mod device;
+pub mod mine;
 pub mod refresh;
 pub mod secrets;
 pub mod store;
@@ -11,6 +14,7 @@ pub mod tokens;
 
 use crate::config::SessionConfig;
 use crate::error::BffError;
+use crate::idp::IdentityServer;
 use crate::time::{UnixMillis, UnixTime};
 use secrets::{SessionKey, SessionSecret};
 use std::time::Duration;
@@ -21,6 +25,14 @@ use tokens::TokenSet;
 #[derive(Clone, Debug)]
 pub struct Session {
     pub key: SessionKey,
+    /// The opaque public id (`/auth/sessions`); empty for a session stored before ids existed.
+    pub id: String,
+    /// The ID token's `sub`: whose session it is.
+    pub sub: String,
+    /// ERP.net's `sid` claim, when the ID token had one.
+    pub idp_sid: Option<String>,
+    /// A coarse device label ("Chrome on Windows").
+    pub device: String,
     /// The user's stable key (ERP.net's `id` claim; `sub` when absent).
     pub user_id: String,
     /// Display claims for `/auth/session` (never tokens).
@@ -40,6 +52,8 @@ pub struct Session {
 
 /// A completed sign-in: who, what to show, and the tokens (from `login::callback::sign_in`).
 pub struct SignedIn {
+    pub sub: String,
+    pub idp_sid: Option<String>,
     pub user_id: String,
     pub claims: serde_json::Map<String, serde_json::Value>,
     pub tokens: TokenSet,
@@ -67,20 +81,22 @@ impl Session {
     }
 
     /// Starts a **new** session for `signed_in` under a fresh secret (never one named by the request: no
-    /// fixation). The browser's previous session, if any, ends first.
+    /// fixation), and returns the secret with the session's absolute expiry. The browser's previous session is
+    /// ended first by the caller ([`end_with_secret`]).
     pub async fn start(
         store: &SessionStore,
         config: &SessionConfig,
-        previous: Option<SessionSecret>,
         signed_in: SignedIn,
-    ) -> Result<SessionSecret, BffError> {
-        if let Some(old) = previous {
-            store.delete_session(&old.key()).await?;
-        }
+        device: String,
+    ) -> Result<(SessionSecret, UnixTime), BffError> {
         let secret = SessionSecret::generate();
         let now = UnixTime::now();
         let session = Session {
             key: secret.key(),
+            id: crate::crypto::b64url(&crate::crypto::random_bytes::<16>()),
+            sub: signed_in.sub,
+            idp_sid: signed_in.idp_sid,
+            device,
             user_id: signed_in.user_id,
             claims: signed_in.claims,
             sealed_tokens: signed_in.tokens.seal(&secret),
@@ -93,13 +109,50 @@ impl Session {
             lease_until: UnixMillis::NEVER,
         };
         store.create_session(&session, session.expires_at(config.idle_timeout)).await?;
-        Ok(secret)
+        Ok((secret, session.absolute_expires_at))
     }
 
     /// Ends the session: its item is deleted (whatever its version).
     pub async fn end(&self, store: &SessionStore) -> Result<(), BffError> {
         Ok(store.delete_session(&self.key).await?)
     }
+}
+
+/// Ends the browser's previous sessions at a sign-in: the one recorded when the sign-in started (a browser does not
+/// send its Strict cookie on the callback's cross-site navigation) and the one whose cookie came along anyway.
+pub async fn end_previous(
+    store: &SessionStore,
+    idp: &IdentityServer,
+    recorded: Option<&SessionSecret>,
+    sent: Option<SessionSecret>,
+) -> Result<(), BffError> {
+    let mut previous: Vec<SessionSecret> = recorded.into_iter().cloned().collect();
+    previous.extend(sent.filter(|s| previous.iter().all(|p| p.key() != s.key())));
+    for old in &previous {
+        end_with_secret(store, idp, old).await?;
+    }
+    Ok(())
+}
+
+/// Ends the session that `secret` (a cookie this browser holds or held) opens, as only its own browser can: its
+/// refresh token is revoked at the identity server (when discovery lists a revocation endpoint; best effort), then
+/// its item is deleted. A session ended from elsewhere (a tombstone) is finished the same way. Nothing happens when
+/// there is no such session.
+pub async fn end_with_secret(
+    store: &SessionStore,
+    idp: &IdentityServer,
+    secret: &SessionSecret,
+) -> Result<(), BffError> {
+    let key = secret.key();
+    let sealed = match store.load(&key).await? {
+        store::Loaded::Live(session) => session.sealed_tokens,
+        store::Loaded::Ended(sealed) => sealed,
+        store::Loaded::Missing => return Ok(()),
+    };
+    if let Some(rt) = TokenSet::open(&sealed, secret).and_then(|t| t.refresh_token) {
+        idp.revoke(&rt).await;
+    }
+    Ok(store.delete_session(&key).await?)
 }
 
 #[cfg(test)]
@@ -114,6 +167,10 @@ mod tests {
     fn expiry_is_the_earlier_of_idle_and_absolute() {
         let mut s = Session {
             key: SessionKey::from_stored("k".into()),
+            id: "i".into(),
+            sub: "s".into(),
+            idp_sid: None,
+            device: "d".into(),
             user_id: "u".into(),
             claims: Default::default(),
             sealed_tokens: vec![],

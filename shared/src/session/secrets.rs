@@ -77,6 +77,11 @@ impl SessionSecret {
     pub(crate) fn token_key(&self) -> [u8; 32] {
         self.0.derive("bff/session/token-key")
     }
+    /// The value of the script-readable hint cookie: an opaque generation (derived: it opens nothing, and it changes
+    /// with every new session) and the absolute expiry, `<generation>.<epoch seconds>`.
+    pub fn hint(&self, expires: crate::time::UnixTime) -> String {
+        format!("{}.{}", b64url(&self.0.derive("bff/session/hint")[..9]), expires.secs())
+    }
     /// The `sid` that `/auth/logout` requires: derived, never stored.
     pub fn logout_token(&self) -> String {
         b64url(&self.0.derive("bff/session/logout")[..16])
@@ -106,6 +111,8 @@ mod tests {
         let v = s.cookie_value();
         assert!(!s.key().as_str().contains(&v));
         assert_ne!(s.logout_token(), v);
+        let hint = s.hint(crate::time::UnixTime::from_secs(1_800_000_000));
+        assert!(hint.ends_with(".1800000000") && hint.len() == 12 + 11 && !v.contains(&hint[..12]), "{hint}");
         assert!(!format!("{s:?} {:?}", s.key()).contains(&v));
     }
 }

@@ -7,6 +7,8 @@ mod chaos;
 mod faults;
 mod hostile;
 mod observability;
+mod operator;
 mod refresh;
 mod security;
+mod sessions;
 mod signin;

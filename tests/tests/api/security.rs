@@ -514,3 +514,152 @@ async fn rotated_signing_keys_are_picked_up_from_the_jwks() {
     assert_eq!(r.status, 302);
     assert_eq!(app.session_json(&mut c).await["user"]["sub"], "alice");
 }
+
+// ---- The four defects of issue 13, each checked from outside as a browser would meet it ----------------------------
+
+/// Chromium does not send the `SameSite=Strict` session cookie (nor the hint cookie) on a cross-site navigation, so
+/// a link on another site that points at `/auth/logout` arrives with no cookie at all. It must change nothing: no
+/// session ends and no `Set-Cookie` clears the cookie the browser still holds. (The Chromium version of this, with a
+/// real link from 127.0.0.1 to localhost, is `e2e:a link on another site to /auth/logout signs nobody out`.)
+#[tokio::test]
+async fn a_cross_site_navigation_to_logout_changes_nothing_and_clears_no_cookie() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    let navigation = [("sec-fetch-mode", "navigate"), ("sec-fetch-dest", "document"), ("accept", "text/html")];
+
+    for (what, site, with_cookie) in [
+        ("a cross-site link (no cookie: Strict)", Some("cross-site"), false),
+        ("a cross-site link from a browser that sends the cookie", Some("cross-site"), true),
+        ("a link in a browser without fetch metadata (no cookie)", None, false),
+    ] {
+        let mut headers: Vec<(&str, &str)> = navigation.to_vec();
+        if let Some(site) = site {
+            headers.push(("sec-fetch-site", site));
+        }
+        let mut nav = if with_cookie { b.clone() } else { Browser::new() };
+        let r = nav.request(Method::GET, &app.url("/auth/logout?returnUrl=%2Fx"), &headers, None).await;
+        assert!(r.status == 302 || r.status == 400, "{what}: {} {}", r.status, r.text());
+        assert_eq!(r.set_cookies(), Vec::<String>::new(), "{what}: a Set-Cookie the browser would apply");
+        assert_ne!(r.location().map(|l| l.starts_with(&app.emulator.origin())), Some(true), "{what}: end-session");
+        assert_eq!(app.session_json(&mut b).await["authenticated"], true, "{what}: the session ended");
+    }
+    assert_eq!(app.emulator_stats().await["endSession"], 0);
+    assert_eq!(app.session_items().await.len(), 1);
+
+    // The same-origin sign-out (the SPA's logoutUrl) still works.
+    let logout = app.session_json(&mut b).await["logoutUrl"].as_str().unwrap().to_string();
+    let r = b.request(Method::GET, &app.url(&logout), &[("sec-fetch-site", "same-origin")], None).await;
+    assert_eq!(r.status, 302);
+    assert!(r.set_cookies().iter().any(|c| c.starts_with(&format!("{SESSION}=;"))), "{:?}", r.set_cookies());
+    assert_eq!(app.session_json(&mut b).await["authenticated"], false);
+}
+
+/// Signing in again in the same browser: `/auth/login` is a same-site navigation and carries the session cookie,
+/// the callback is a cross-site one and does not. The previous session must still end, and its refresh token be
+/// revoked at the identity server, instead of living on until the idle timeout.
+#[tokio::test]
+async fn signing_in_again_ends_the_previous_session_and_revokes_its_refresh_token() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    let first_cookie = b.cookie("localhost", SESSION).unwrap();
+    let first_refresh_token = app.issued_refresh_tokens().await.first().cloned().expect("a refresh token");
+    let revocations = app.revocations().await;
+
+    // /auth/login: same site, the Strict cookie goes along (the harness's browser sends it).
+    let authorize = app.start_login(&mut b, Some("/again")).await;
+    // The identity server's redirect to the callback is cross-site: Chromium leaves the Strict cookie at home.
+    let held = b.jar.get_mut("localhost").unwrap().remove(SESSION).unwrap();
+    assert_eq!(held, first_cookie);
+    let callback = app.authenticate_at_emulator(&mut b, &authorize, "demo", "demo").await;
+    let r = b.get(callback.as_str()).await;
+    assert_eq!((r.status, r.location()), (302, Some("/again")), "{}", r.text());
+    assert_ne!(b.cookie("localhost", SESSION).unwrap(), first_cookie, "a new session");
+
+    assert_eq!(app.session_items().await.len(), 1, "the previous session was left behind");
+    assert_eq!(app.revocations().await, revocations + 1, "the previous session's refresh token was not revoked");
+    assert!(!app.refresh_token_accepted(&first_refresh_token).await, "the previous refresh token still works");
+    let mut old = Browser::new();
+    old.set_cookie("localhost", SESSION, &first_cookie);
+    assert_eq!(app.session_json(&mut old).await["authenticated"], false, "the previous cookie still opens a session");
+    assert_eq!(app.session_json(&mut b).await["user"]["sub"], "demo");
+}
+
+/// form_post mode sets `SameSite=None` login cookies, which a cross-site `<img>` receives. A login cookie (and a
+/// pending-login write) only for navigations (`Sec-Fetch-Dest: document`, or no fetch metadata at all), and never
+/// more than three at a time in one browser, however many sign-ins it starts.
+#[tokio::test]
+async fn login_cookies_only_for_navigations_and_at_most_three_per_browser() {
+    let app =
+        spawn_app_with(Options { bff_env: vec![("RESPONSE_MODE".into(), "form_post".into())], ..Options::default() })
+            .await;
+    let mut b = Browser::new();
+    let login_cookies = |b: &Browser| {
+        b.jar.get("localhost").map(|j| j.keys().filter(|k| k.starts_with(LOGIN_PREFIX)).count()).unwrap_or(0)
+    };
+    let pending_logins = || async {
+        app.scan()
+            .await
+            .iter()
+            .filter(|i| i[shared::session::store::attr::PK].as_s().unwrap().starts_with("login#"))
+            .count()
+    };
+
+    // Sub-resources and fetches: refused before anything is written.
+    for dest in ["image", "empty", "iframe", "script", "style"] {
+        let headers = [("sec-fetch-dest", dest), ("sec-fetch-mode", "no-cors"), ("sec-fetch-site", "cross-site")];
+        let r = b.request(Method::GET, &app.url("/auth/login"), &headers, None).await;
+        assert_eq!(r.status, 400, "{dest}: {}", r.text());
+        assert_eq!(r.problem_code(), "invalid_request", "{dest}");
+        assert_eq!(r.set_cookies(), Vec::<String>::new(), "{dest}");
+    }
+    assert_eq!(login_cookies(&b), 0);
+    assert_eq!(pending_logins().await, 0, "a pending login was written for a non-navigation");
+
+    // Navigations: each is a sign-in, but the browser keeps at most three login cookies.
+    for i in 0..10 {
+        let headers = [("sec-fetch-dest", "document"), ("sec-fetch-mode", "navigate"), ("sec-fetch-site", "none")];
+        let r = b.request(Method::GET, &app.url("/auth/login"), &headers, None).await;
+        assert_eq!(r.status, 302, "{i}: {}", r.text());
+        assert!(login_cookies(&b) <= 3, "{i}: {} login cookies", login_cookies(&b));
+    }
+    assert_eq!(login_cookies(&b), 3);
+
+    // The latest sign-in (from a browser without fetch metadata) completes.
+    let (_, fields) = hybrid_response(&app, &mut b).await;
+    let body: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = b.post_form(&app.url("/auth/callback"), &body).await;
+    assert_eq!((r.status, r.location()), (302, Some("/hybrid")), "{}", r.text());
+    assert_eq!(app.session_json(&mut b).await["user"]["sub"], "demo");
+    assert!(login_cookies(&b) <= 3);
+}
+
+/// The callback's `error` comes from whoever sent the browser there. It becomes a metric dimension and a URL
+/// parameter only as one of the codes OAuth 2.0 and OpenID Connect define; anything else is `other`.
+#[tokio::test]
+async fn the_callback_error_becomes_a_standard_code_or_other() {
+    let app = spawn_app().await;
+    let html = [("accept", "text/html")];
+    for (sent, expected) in [
+        ("access_denied", "access_denied"),
+        ("login_required", "login_required"),
+        ("temporarily_unavailable", "temporarily_unavailable"),
+        ("made_up_by_someone_7f3a", "other"),
+        ("ACCESS_DENIED", "other"),
+        ("access_denied2", "other"),
+    ] {
+        let mut b = Browser::new();
+        let authorize = app.start_login(&mut b, Some("/p")).await;
+        let state = param(&authorize, "state").unwrap();
+        let url = format!("{}?state={}&error={}", app.url("/auth/callback"), tests::enc(&state), tests::enc(sent));
+        let r = b.request(Method::GET, &url, &html, None).await;
+        assert_eq!(r.status, 302, "{sent}: {}", r.text());
+        assert_eq!(r.location(), Some(format!("/p?login_error={expected}").as_str()), "{sent}");
+    }
+    let logs = app.bff_logs();
+    assert!(logs.contains("\"Reason\":\"other\""), "no SignInFailures line with Reason other");
+    for made_up in ["made_up_by_someone_7f3a", "ACCESS_DENIED", "access_denied2"] {
+        assert!(!logs.contains(made_up), "{made_up} reached the logs (and a metric dimension)");
+    }
+}

@@ -120,9 +120,13 @@ async fn sign_in_proxy_and_sign_out() {
     let page2 = r.json();
     assert_ne!(page1["value"][0]["Id"], page2["value"][0]["Id"]);
 
-    // Logout: session gone here, end-session redirect with id_token_hint, and the emulator counted it.
+    // Logout: session gone here, the refresh token revoked, end-session redirect with id_token_hint, and the
+    // emulator counted it.
+    let refresh_token = app.issued_refresh_tokens().await.last().cloned().expect("a refresh token");
     let r = b.get(&app.url(&logout_url)).await;
     assert_eq!(r.status, 302, "{}", r.text());
+    assert_eq!(app.revocations().await, 1, "the refresh token was not revoked at logout");
+    assert!(r.set_cookies().iter().any(|c| c.starts_with(&format!("{}=;", shared::http::cookies::HINT))));
     let end = Url::parse(r.location().unwrap()).unwrap();
     assert_eq!(end.path(), "/id/connect/endsession");
     assert!(param(&end, "id_token_hint").is_some_and(|t| t.split('.').count() == 3));
@@ -134,6 +138,7 @@ async fn sign_in_proxy_and_sign_out() {
     assert_eq!(app.emulator_stats().await["endSession"], 1);
     assert_eq!(app.session_json(&mut b).await["authenticated"], false);
     assert!(app.session_items().await.is_empty());
+    assert!(!app.refresh_token_accepted(&refresh_token).await, "the revoked refresh token still works");
 
     // Logging out again is harmless.
     let r = b.get(&app.url(&logout_url)).await;
@@ -315,16 +320,26 @@ async fn every_cookie_carries_the_host_http_prefix_and_its_attributes() {
     let r = b.get(callback.as_str()).await;
     assert_eq!(r.status, 302, "{}", r.text());
     set_cookies.extend(r.set_cookies());
-    // The login cookie set, the login cookie cleared, the session cookie set.
-    assert_eq!(set_cookies.len(), 3, "{set_cookies:?}");
+    // The login cookie set, the login cookie cleared, the session cookie set, the tab-sync hint set.
+    assert_eq!(set_cookies.len(), 4, "{set_cookies:?}");
     for c in &set_cookies {
+        let attrs = cookie_attrs(c);
+        assert!(!attrs.iter().any(|a| a.starts_with("domain")), "a Domain: {c}");
+        if let Some(hint) = c.strip_prefix(&format!("{}=", shared::http::cookies::HINT)) {
+            // The one cookie script reads: `__Host-` rules, Strict, and nothing in it but a generation and the expiry.
+            for needed in ["secure", "path=/", "samesite=strict"] {
+                assert!(attrs.iter().any(|a| a == needed), "{needed} missing: {c}");
+            }
+            let value = hint.split(';').next().unwrap();
+            let (generation, expiry) = value.split_once('.').unwrap();
+            assert!(generation.len() == 12 && expiry.parse::<i64>().unwrap() > tests::now(), "{value}");
+            continue;
+        }
         // draft-ietf-oauth-browser-based-apps: `__Host-Http-` (browsers also refuse such a cookie from script).
         assert!(c.starts_with("__Host-Http-"), "{c}");
-        let attrs = cookie_attrs(c);
         for needed in ["secure", "httponly", "path=/"] {
             assert!(attrs.iter().any(|a| a == needed), "{needed} missing: {c}");
         }
-        assert!(!attrs.iter().any(|a| a.starts_with("domain")), "a Domain: {c}");
     }
     assert!(set_cookies.iter().any(|c| c.starts_with(&format!("{SESSION}="))), "{set_cookies:?}");
     assert_eq!(app.session_json(&mut b).await["user"]["sub"], "demo", "the browser sends it back");

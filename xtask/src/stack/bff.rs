@@ -15,6 +15,8 @@ pub struct BffConfig {
     pub public_origin: String,
     pub session_table: String,
     pub dynamodb_endpoint: String,
+    /// Accept OpenID Connect Back-Channel Logout (`BACKCHANNEL_LOGOUT`; the local stack's emulator sends it).
+    pub backchannel_logout: bool,
     /// More variables (or overrides), applied last.
     pub extra_env: Vec<(String, String)>,
 }
@@ -29,6 +31,7 @@ impl BffConfig {
             ("PUBLIC_ORIGIN".into(), self.public_origin.clone()),
             ("SESSION_TABLE".into(), self.session_table.clone()),
             ("AWS_ENDPOINT_URL_DYNAMODB".into(), self.dynamodb_endpoint.clone()),
+            ("BACKCHANNEL_LOGOUT".into(), self.backchannel_logout.to_string()),
             ("AWS_ACCESS_KEY_ID".into(), "local".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "local".into()),
             ("AWS_REGION".into(), "eu-west-1".into()),

@@ -14,6 +14,8 @@ pub struct EmulatorConfig {
     /// The app's public origin: redirect URI `{origin}/auth/callback`, post-logout URI `{origin}/`.
     pub app_origin: String,
     pub access_token_ttl: Option<u64>,
+    /// Where the identity server sends back-channel logout tokens (the BFF's `/auth/backchannel-logout`).
+    pub backchannel_logout_uri: Option<String>,
     /// Keep grants and keys in this file, so a restarted emulator still knows the sessions' tokens.
     pub state_file: Option<PathBuf>,
     /// More `EMULATOR_*` variables (e.g. fault switches), applied last.
@@ -33,6 +35,9 @@ impl EmulatorConfig {
         ];
         if let Some(ttl) = self.access_token_ttl {
             env.push(("EMULATOR_ACCESS_TOKEN_TTL".into(), ttl.to_string()));
+        }
+        if let Some(uri) = &self.backchannel_logout_uri {
+            env.push(("EMULATOR_BACKCHANNEL_LOGOUT_URI".into(), uri.clone()));
         }
         if let Some(file) = &self.state_file {
             env.push(("EMULATOR_STATE_FILE".into(), file.display().to_string()));

@@ -139,6 +139,8 @@ impl Stack {
             client_secret: opts.client_secret.clone(),
             app_origin: app_origin.clone(),
             access_token_ttl: opts.access_token_ttl,
+            // Straight to the functions (server to server; in AWS it is `{PUBLIC_ORIGIN}/auth/backchannel-logout`).
+            backchannel_logout_uri: Some(format!("http://127.0.0.1:{}/auth/backchannel-logout", opts.bff_port)),
             state_file: opts.emulator_state_file.then(|| logs.join(format!("{}-emulator-state.json", opts.id))),
             extra_env: opts.emulator_env.clone(),
         };
@@ -149,6 +151,7 @@ impl Stack {
             public_origin: app_origin,
             session_table: opts.table.clone(),
             dynamodb_endpoint: ddb_proxy.as_ref().map(DdbProxy::endpoint).unwrap_or_else(|| endpoint.clone()),
+            backchannel_logout: true,
             extra_env: opts.bff_env.clone(),
         };
         let env_file = logs.join(format!("{}-bff.env", opts.id));

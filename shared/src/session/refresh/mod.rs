@@ -101,12 +101,7 @@ impl TokenKeeper {
             session = self.store.load_session(&session.key).await?.ok_or(BffError::SessionExpired)?;
         }
         let owner = crate::crypto::b64url(&crate::crypto::random_bytes::<12>());
-        // Bounded: one full lease to wait out a holder (who may have died), and one more to refresh ourselves;
-        // and never past the invocation's own end.
-        let mut deadline = tokio::time::Instant::now() + self.lease * 2 + Duration::from_secs(1);
-        if let Some(left) = invocation_left() {
-            deadline = deadline.min(tokio::time::Instant::now() + left.saturating_sub(INVOCATION_MARGIN));
-        }
+        let deadline = self.wait_deadline();
         let mut backoff = Duration::from_millis(25);
         loop {
             if session.version != start_version {
@@ -215,6 +210,16 @@ impl TokenKeeper {
                 let _ = self.store.release_lease(&session.key, owner).await;
                 Err(e)
             }
+        }
+    }
+
+    /// How long a refresh may wait for a lease: one full lease to wait out a holder (who may have died), and one more
+    /// to refresh itself; and never past the invocation's own end.
+    fn wait_deadline(&self) -> tokio::time::Instant {
+        let deadline = tokio::time::Instant::now() + self.lease * 2 + Duration::from_secs(1);
+        match invocation_left() {
+            Some(left) => deadline.min(tokio::time::Instant::now() + left.saturating_sub(INVOCATION_MARGIN)),
+            None => deadline,
         }
     }
 

@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 /// The outcome of [`SessionStore::acquire_lease`].
+#[allow(clippy::large_enum_variant)] // one per refresh attempt: boxing would buy nothing
 pub enum Lease {
     /// This caller holds the lease.
     Held,

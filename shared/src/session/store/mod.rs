@@ -1,16 +1,22 @@
 //! The store: one DynamoDB table, one item per session or pending login, keyed by [`attr::PK`].
 //!
-//! Sessions: `pk = session#<keyed hash of the cookie>` ([`sessions`], the refresh [`lease`]). Pending logins:
-//! `pk = login#<sha256(state)>` ([`logins`]). Every read is strongly consistent (a session written by the callback
+//! Sessions: `pk = session#<keyed hash of the cookie>` ([`sessions`], the refresh [`lease`]), found by user through
+//! the sparse index [`index::BY_USER`] and by ERP.net session through [`index::BY_IDP_SID`] ([`users`]). A session
+//! ended from elsewhere is a tombstone until its own browser comes back. Pending logins: `pk = login#<sha256(state)>`
+//! ([`logins`]). Remembered logout tokens: `pk = bcl#<sha256(iss, jti)>`. Every read is strongly consistent (a session written by the callback
 //! is read by the next request, maybe in another execution environment). Every write that must not race is
 //! conditional, and [`conditional`] is the one place that tells a lost race from an outage.
 
 mod lease;
 mod logins;
+mod logout_tokens;
 mod sessions;
+mod users;
 
 pub use lease::{Commit, Lease};
-pub use sessions::RefreshedTokens;
+pub use logout_tokens::logout_token_key;
+pub use sessions::{Loaded, RefreshedTokens};
+pub use users::Listed;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -56,6 +62,28 @@ pub mod attr {
     pub const BIND: &str = "bind";
     /// Pending login: the sealed pending login.
     pub const DATA: &str = "data";
+    /// Session: its opaque public id (what `/auth/sessions` shows; opens nothing).
+    pub const ID: &str = "id";
+    /// Session: the ID token's `sub`. The partition key of [`super::index::BY_USER`]; removed when the session ends
+    /// elsewhere (so only live sessions are in the index).
+    pub const SUB: &str = "sub";
+    /// Session: ERP.net's `sid` claim (its session), when the ID token has one. Key of [`super::index::BY_IDP_SID`].
+    pub const IDP_SID: &str = "idp_sid";
+    /// Session: a coarse device label ("Chrome on Windows").
+    pub const DEVICE: &str = "device";
+    /// Session: when it was ended from elsewhere (epoch seconds): a tombstone whose refresh token is revoked when
+    /// its own browser comes back.
+    pub const ENDED: &str = "ended";
+    /// Logout token: who remembered it (a random id per attempt).
+    pub const BY: &str = "by";
+}
+
+/// The table's global secondary indexes (template.yaml defines them; xtask checks the names and keys against these).
+pub mod index {
+    /// A user's live sessions: partition key [`super::attr::SUB`], sort key [`super::attr::CREATED`].
+    pub const BY_USER: &str = "by-user";
+    /// The sessions of one ERP.net session: partition key [`super::attr::IDP_SID`].
+    pub const BY_IDP_SID: &str = "by-idp-sid";
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,15 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use std::collections::HashMap;
 use std::time::Duration;
 
+/// A session item as its own browser finds it.
+#[allow(clippy::large_enum_variant)] // one per request, moved once: boxing would buy nothing
+pub enum Loaded {
+    Live(Session),
+    /// Ended from elsewhere: only the sealed token set is left (for its browser to revoke the refresh token).
+    Ended(Vec<u8>),
+    Missing,
+}
+
 /// What a refresh writes back.
 #[derive(Clone)]
 pub struct RefreshedTokens {
@@ -52,16 +61,18 @@ impl SessionStore {
         }
     }
 
+    /// The live session under `key` (`None` when there is none, or it was ended elsewhere).
     pub async fn load_session(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(key.as_str()))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(out.item.as_ref().and_then(parse_session))
+        Ok(self.read_item(key.as_str()).await?.as_ref().and_then(parse_session))
+    }
+
+    /// The session under `key`, live or ended elsewhere (one consistent read: the hot path's only one).
+    pub async fn load(&self, key: &SessionKey) -> Result<Loaded, StoreError> {
+        let Some(item) = self.read_item(key.as_str()).await? else { return Ok(Loaded::Missing) };
+        if item.contains_key(ENDED) {
+            return Ok(get_b(&item, TOK).map(Loaded::Ended).unwrap_or(Loaded::Missing));
+        }
+        Ok(parse_session(&item).map(Loaded::Live).unwrap_or(Loaded::Missing))
     }
 
     pub async fn delete_session(&self, key: &SessionKey) -> Result<(), StoreError> {
@@ -104,8 +115,11 @@ impl SessionStore {
 }
 
 fn session_item(sn: &Session, ttl: UnixTime) -> Item {
-    HashMap::from([
+    let mut item = HashMap::from([
         (PK.to_string(), s(sn.key.as_str())),
+        (ID.to_string(), s(&sn.id)),
+        (SUB.to_string(), s(&sn.sub)),
+        (DEVICE.to_string(), s(&sn.device)),
         (UID.to_string(), s(&sn.user_id)),
         (CLAIMS.to_string(), s(serde_json::Value::Object(sn.claims.clone()).to_string())),
         (TOK.to_string(), b(sn.sealed_tokens.clone())),
@@ -117,17 +131,31 @@ fn session_item(sn: &Session, ttl: UnixTime) -> Item {
         (VER.to_string(), n(sn.version)),
         (LEASE.to_string(), n(sn.lease_until.millis())),
         (TTL.to_string(), n(ttl.secs())),
-    ])
+    ]);
+    if let Some(sid) = &sn.idp_sid {
+        item.insert(IDP_SID.to_string(), s(sid));
+    }
+    item
 }
 
+/// A live session item as a [`Session`]; `None` for anything else (a tombstone included).
 pub(super) fn parse_session(item: &Item) -> Option<Session> {
-    let claims = match serde_json::from_str(&get_s(item, CLAIMS)?).ok()? {
+    if item.contains_key(ENDED) {
+        return None;
+    }
+    let claims: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(&get_s(item, CLAIMS)?).ok()? {
         serde_json::Value::Object(m) => m,
         _ => return None,
     };
     let secs = |k: &str| get_n(item, k).map(UnixTime::from_secs);
+    // Sessions stored before ids existed: no id (listed once given one), the sub from the display claims.
+    let claimed_sub = || claims.get("sub").and_then(|v| v.as_str()).map(String::from);
     Some(Session {
         key: SessionKey::from_stored(get_s(item, PK)?),
+        id: get_s(item, ID).unwrap_or_default(),
+        sub: get_s(item, SUB).or_else(claimed_sub).unwrap_or_default(),
+        idp_sid: get_s(item, IDP_SID),
+        device: get_s(item, DEVICE).unwrap_or_default(),
         user_id: get_s(item, UID)?,
         claims,
         sealed_tokens: get_b(item, TOK)?,

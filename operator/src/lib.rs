@@ -1,0 +1,96 @@
+//! `bff-operator`: a user's sessions in the deployed table, from a terminal, with the operator's AWS credentials
+//! (docs/operate.md). It works through the same store code as the functions (`shared::session::store`): a user's
+//! sessions come from the `by-user` index, ending one makes it the same tombstone as the user's own "End" does (its
+//! next call is refused; its refresh token is revoked when its browser comes back). It prints ids, devices and
+//! times only: never a token, a cookie value or a store key.
+
+use clap::{Parser, Subcommand};
+use shared::session::store::SessionStore;
+use shared::time::UnixTime;
+use std::io::Write;
+
+#[derive(Parser, Debug)]
+#[command(name = "bff-operator", about = "The BFF's sessions in its DynamoDB table (see docs/operate.md)")]
+pub struct Cli {
+    /// The sessions table (the stack's `SessionsTableName` output).
+    #[arg(long, env = "SESSION_TABLE")]
+    pub table: String,
+    /// A DynamoDB endpoint other than AWS's (e.g. DynamoDB Local, http://127.0.0.1:8000).
+    #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB")]
+    pub endpoint: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// A user's live sessions: id, device, created, last seen, expires (newest first).
+    List {
+        /// The user's `sub` (the ERP.net login name, `user.sub` of /auth/session).
+        #[arg(long)]
+        user: String,
+    },
+    /// Ends one of a user's sessions (its next call is refused).
+    End {
+        #[arg(long)]
+        user: String,
+        /// The session's id, from `list`.
+        #[arg(long)]
+        id: String,
+    },
+    /// Ends every session of a user.
+    EndAll {
+        #[arg(long)]
+        user: String,
+    },
+    /// How many live sessions the table holds.
+    Count,
+}
+
+/// Runs `command` against `store`, writing its report to `out`.
+pub async fn run(store: &SessionStore, command: &Command, out: &mut impl Write) -> Result<(), String> {
+    let now = UnixTime::now();
+    let err = |e: shared::session::store::StoreError| format!("DynamoDB: {e}");
+    let io = |e: std::io::Error| e.to_string();
+    match command {
+        Command::List { user } => {
+            let sessions = store.user_sessions(user, now).await.map_err(err)?;
+            writeln!(out, "{:<22}  {:<28}  {:<20}  {:<20}  expires", "id", "device", "created", "last seen")
+                .map_err(io)?;
+            for s in &sessions {
+                let (c, l, e) = (s.created.rfc3339(), s.last_seen.rfc3339(), s.expires.rfc3339());
+                writeln!(out, "{:<22}  {:<28}  {c:<20}  {l:<20}  {e}", s.id, s.device).map_err(io)?;
+            }
+            writeln!(out, "{} session(s) of {user}", sessions.len()).map_err(io)
+        }
+        Command::End { user, id } => {
+            let target = store.user_sessions(user, now).await.map_err(err)?.into_iter().find(|s| &s.id == id);
+            let ended = match target {
+                Some(s) => store.end_elsewhere(&s.key, &s.sub, now).await.map_err(err)?,
+                None => false,
+            };
+            if !ended {
+                return Err(format!("{user} has no live session {id}"));
+            }
+            writeln!(out, "ended session {id} of {user}").map_err(io)
+        }
+        Command::EndAll { user } => {
+            let mut ended = 0;
+            for s in store.user_sessions(user, now).await.map_err(err)? {
+                ended += usize::from(store.end_elsewhere(&s.key, &s.sub, now).await.map_err(err)?);
+            }
+            writeln!(out, "ended {ended} session(s) of {user}").map_err(io)
+        }
+        Command::Count => writeln!(out, "{} live session(s)", store.count_live(now).await.map_err(err)?).map_err(io),
+    }
+}
+
+/// The store for `cli`: the operator's AWS configuration (credentials, region), `--endpoint` when given.
+pub async fn store(cli: &Cli) -> SessionStore {
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let mut conf = aws_sdk_dynamodb::config::Builder::from(&aws);
+    if let Some(endpoint) = &cli.endpoint {
+        conf = conf.endpoint_url(endpoint);
+    }
+    SessionStore::new(aws_sdk_dynamodb::Client::from_conf(conf.build()), cli.table.clone())
+}

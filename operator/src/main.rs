@@ -1,0 +1,17 @@
+//! `bff-operator`: see the library (`cargo install --path operator`, docs/operate.md).
+
+use clap::Parser;
+use std::process::ExitCode;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = bff_operator::Cli::parse();
+    let store = bff_operator::store(&cli).await;
+    match bff_operator::run(&store, &cli.command, &mut std::io::stdout()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bff-operator: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! OpenID Connect Back-Channel Logout 1.0 (2.6, 2.7): a logout token the identity server sent, validated
+//! (`idp::logout_token`), accepted once (its `jti` remembered until its `iat` window is over), ends every matching
+//! session of this BFF. If the sessions cannot be ended, the token is forgotten again so the identity server's retry
+//! is accepted.
+
+use super::mine;
+use super::store::{SessionStore, logout_token_key};
+use crate::error::BffError;
+use crate::idp::IdentityServer;
+use crate::idp::logout_token::MAX_AGE;
+
+/// Validates `raw` and ends the sessions it names; returns how many ended.
+pub async fn logout(store: &SessionStore, idp: &IdentityServer, raw: &str) -> Result<usize, BffError> {
+    let token = idp.validate_logout_token(raw).await?;
+    let key = logout_token_key(idp.issuer(), &token.jti);
+    if !store.remember_logout_token(&key, token.iat + MAX_AGE * 2).await? {
+        return Err(BffError::InvalidLogoutToken("this logout token was already used"));
+    }
+    match mine::end_by_idp(store, token.sub.as_deref(), token.sid.as_deref()).await {
+        Ok(ended) => Ok(ended),
+        Err(e) => {
+            let _ = store.forget_logout_token(&key).await;
+            Err(e)
+        }
+    }
+}
