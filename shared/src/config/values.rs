@@ -87,6 +87,12 @@ impl BaseUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The path part (`""` for a base at the origin's root): `https://h/api` → `/api`.
+    pub fn path(&self) -> &str {
+        let after_scheme = self.0.find("://").map_or(0, |i| i + 3);
+        self.0[after_scheme..].find('/').map_or("", |i| &self.0[after_scheme + i..])
+    }
 }
 
 /// An absolute http(s) URL kept exactly as the operator spelled it (registered URIs must match byte for byte).

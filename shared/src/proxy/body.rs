@@ -1,21 +1,27 @@
-//! The API's response body on its way back: links rewritten to `/api/…` (JSON only, by string replacement), text
-//! or binary, and bounded by Lambda's response limit.
+//! The API's answer on its way back: headers allowlisted (a redirect off the API base refused), `Cache-Control:
+//! private, no-store`, OData link annotations rewritten (JSON only, [`super::links`]), text or binary, and bounded
+//! by Lambda's response limit.
 
+use super::links::rewrite_links;
 use super::upstream::UpstreamResponse;
 use crate::config::BaseUrl;
 use crate::error::BffError;
 use lambda_http::http::{HeaderValue, header};
 use lambda_http::{Body, Response};
 
+/// Every proxied answer's `Cache-Control`, whatever the API said: the answer is one user's data.
+pub const PROXIED_CACHE_CONTROL: &str = "private, no-store";
+
 /// The response to the browser for what the API answered: allowlisted headers, the body rewritten and sized.
 pub fn respond(up: UpstreamResponse, api_base: &BaseUrl) -> Result<Response<Body>, BffError> {
     let ct = up.headers.get(header::CONTENT_TYPE).cloned();
-    let mut headers = super::headers::downstream_response_headers(&up.headers, api_base);
+    let mut headers = super::headers::downstream_response_headers(up.status, &up.headers, api_base)?;
     let body = if is_text(ct.as_ref()) {
         // `Vec::from(Bytes)` takes the buffer without copying when it is the only owner.
-        match String::from_utf8(Vec::from(up.body)) {
+        let bytes = Vec::from(up.body);
+        let bytes = if is_json(ct.as_ref()) { rewrite_links(&bytes, api_base.as_str()) } else { bytes };
+        match String::from_utf8(bytes) {
             Ok(text) => {
-                let text = if is_json(ct.as_ref()) { rewrite_links(text, api_base.as_str()) } else { text };
                 if !fits_lambda(text.as_bytes(), true) {
                     return Err(BffError::UpstreamResponseTooLarge);
                 }
@@ -28,7 +34,7 @@ pub fn respond(up: UpstreamResponse, api_base: &BaseUrl) -> Result<Response<Body
     } else {
         binary(Vec::from(up.body))?
     };
-    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(PROXIED_CACHE_CONTROL));
     let mut resp = Response::builder().status(up.status).body(body).expect("valid response");
     *resp.headers_mut() = headers;
     Ok(resp)
@@ -39,16 +45,6 @@ fn binary(bytes: Vec<u8>) -> Result<Body, BffError> {
         return Err(BffError::UpstreamResponseTooLarge);
     }
     Ok(Body::Binary(bytes))
-}
-
-/// Rewrites absolute links on the ERP.net API (`@odata.nextLink`, `@odata.context`, …) in a JSON body to the BFF's
-/// `/api/…`, by string replacement of the quoted prefix: no parse and re-serialisation of large bodies, and a copy
-/// only for a spelling that is present (plain, or with JSON-escaped slashes).
-pub fn rewrite_links(body: String, api_base: &str) -> String {
-    let plain = format!("\"{api_base}/");
-    let body = if body.contains(&plain) { body.replace(&plain, "\"/api/") } else { body };
-    let escaped = format!("\"{}\\/", api_base.replace('/', "\\/"));
-    if body.contains(&escaped) { body.replace(&escaped, "\"\\/api\\/") } else { body }
 }
 
 /// Whether a content type is text the BFF may rewrite and return as text (else the body passes as binary).
@@ -94,20 +90,6 @@ pub fn fits_lambda(body: &[u8], as_text: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rewrites_next_links() {
-        let body = r#"{"@odata.context":"https://erp.example/api/domain/odata/$metadata#X","value":[],"@odata.nextLink":"https://erp.example/api/domain/odata/X?$top=5&$skip=5","other":"https://erp.example/apix/y"}"#;
-        let out = rewrite_links(body.to_string(), "https://erp.example/api");
-        assert!(out.contains(r#""@odata.nextLink":"/api/domain/odata/X?$top=5&$skip=5""#));
-        assert!(out.contains(r#""https://erp.example/apix/y""#));
-        assert_eq!(rewrite_links(r#"{"value":[]}"#.to_string(), "https://erp.example/api"), r#"{"value":[]}"#);
-        let escaped = r#"{"@odata.nextLink":"https:\/\/erp.example\/api\/domain\/odata\/X?$skip=5"}"#;
-        assert_eq!(
-            rewrite_links(escaped.to_string(), "https://erp.example/api"),
-            r#"{"@odata.nextLink":"\/api\/domain\/odata\/X?$skip=5"}"#
-        );
-    }
 
     #[test]
     fn lambda_size_accounts_for_encoding() {

@@ -1,0 +1,105 @@
+//! What leaves the proxy towards the browser: entity data byte for byte (only OData link annotations are
+//! rewritten), no redirect off the API base, never a cacheable answer.
+
+use reqwest::Method;
+use tests::{Browser, spawn_app};
+
+#[tokio::test]
+async fn entity_data_that_looks_like_an_api_url_is_never_rewritten() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    let api_base = format!("http://127.0.0.1:{}/api", app.emulator.port);
+
+    let r = app.api(&mut b, Method::GET, "/api/domain/odata/Crm_Sales_Customers?$top=1", None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = r.json();
+    let id = page["value"][0]["Id"].as_str().unwrap().to_string();
+    // The links are the BFF's own, so the SPA follows them through the proxy.
+    assert!(page["@odata.context"].as_str().unwrap().starts_with("/api/domain/odata/$metadata#"), "{page}");
+    assert!(page["@odata.nextLink"].as_str().unwrap().starts_with("/api/domain/odata/Crm_Sales_Customers?"), "{page}");
+
+    // A Name holding an API URL (plain and JSON-escaped), written with PATCH and read back: the same bytes.
+    let name = format!("{api_base}/domain/odata/Crm_Sales_Customers({id}) and {}\\/x", api_base.replace('/', "\\/"));
+    let body = serde_json::json!({ "Name": name }).to_string();
+    let entity = format!("/api/domain/odata/Crm_Sales_Customers({id})");
+    let r = app
+        .api(
+            &mut b,
+            Method::PATCH,
+            &entity,
+            Some(body.into_bytes()),
+            &[("content-type", "application/json"), ("prefer", "return=representation")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["Name"], name, "the PATCH answer carries the data as written");
+    let r = app.api(&mut b, Method::GET, &entity, None, &[]).await;
+    assert_eq!(r.json()["Name"], name, "read back byte for byte");
+    assert!(r.text().contains(&serde_json::to_string(&name).unwrap()), "the raw JSON string is untouched");
+    let filtered = format!(
+        "/api/domain/odata/Crm_Sales_Customers?$filter=startswith(Name,'{}')",
+        tests::enc(&format!("{api_base}/domain"))
+    );
+    let r = app.api(&mut b, Method::GET, &filtered, None, &[]).await;
+    assert_eq!(r.json()["value"][0]["Name"], name, "in a collection too");
+
+    // And a PATCH round trip of what was read changes nothing.
+    let read: serde_json::Value = r.json()["value"][0].clone();
+    let back = serde_json::json!({ "Name": read["Name"] }).to_string();
+    let r =
+        app.api(&mut b, Method::PATCH, &entity, Some(back.into_bytes()), &[("content-type", "application/json")]).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = app.api(&mut b, Method::GET, &entity, None, &[]).await;
+    assert_eq!(r.json()["Name"], name);
+}
+
+#[tokio::test]
+async fn upstream_redirects_off_the_api_base_never_reach_the_browser() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    let api_base = format!("http://127.0.0.1:{}/api", app.emulator.port);
+    for off in [
+        "http://evil.example/api/domain/odata/Crm_Sales_Customers".to_string(),
+        format!("http://127.0.0.1:{}/id/connect/authorize", app.emulator.port),
+        format!("{api_base}x/domain"),
+        "//evil.example/api/x".to_string(),
+    ] {
+        app.emulator_control(serde_json::json!({ "apiRedirect": off })).await;
+        let r = app.api(&mut b, Method::GET, "/api/domain/odata/Crm_Sales_Customers", None, &[]).await;
+        assert_eq!(r.status, 502, "{off}: {}", r.text());
+        assert_eq!(r.problem_code(), "upstream_redirect", "{off}");
+        assert!(r.location().is_none(), "{off}");
+        assert!(!r.text().contains("evil"), "the problem does not echo the target");
+    }
+    // A redirect within the API passes, as a path on the BFF.
+    app.emulator_control(
+        serde_json::json!({ "apiRedirect": format!("{api_base}/domain/odata/Crm_Sales_Customers?$top=1") }),
+    )
+    .await;
+    let r = app.api(&mut b, Method::GET, "/api/domain/odata/Crm_Sales_Customers", None, &[]).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.location(), Some("/api/domain/odata/Crm_Sales_Customers?$top=1"));
+    app.emulator_control(serde_json::json!({})).await;
+    assert_eq!(app.session_items().await.len(), 1, "the session is kept");
+}
+
+#[tokio::test]
+async fn every_proxied_answer_is_private_and_not_stored() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    app.emulator_control(serde_json::json!({ "apiExtraHeaders": { "Cache-Control": "public, max-age=86400" } })).await;
+    for (method, path) in [
+        (Method::GET, "/api/domain/odata/Crm_Sales_Customers?$top=1"),
+        (Method::GET, "/api/domain/odata/Crm_Sales_Customers(00000000-0000-0000-0000-000000000000)"),
+        (Method::GET, "/api/domain/odata/$metadata"),
+    ] {
+        let r = app.api(&mut b, method, path, None, &[]).await;
+        assert!(r.status < 500, "{path}: {}", r.status);
+        let cache: Vec<&str> = r.headers.get_all("cache-control").iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(cache, vec!["private, no-store"], "{path}");
+    }
+    app.emulator_control(serde_json::json!({})).await;
+}
