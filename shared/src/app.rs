@@ -97,7 +97,12 @@ where
             let started = Instant::now();
             let method = req.method().clone();
             let path = req.uri().path().to_string();
-            let mut resp = match handler(app, req).await {
+            let gate = crate::http::gate::require_front_door(req.headers(), app.config.front_door.as_ref());
+            let result = match gate {
+                Ok(()) => handler(app, req).await,
+                Err(e) => Err(e),
+            };
+            let mut resp = match result {
                 Ok(resp) => resp,
                 Err(e) => {
                     if e.is_server_side() {

@@ -6,7 +6,7 @@
 
 mod values;
 
-pub use values::{AbsoluteUrl, BaseUrl, ConfigError, Origin};
+pub use values::{AbsoluteUrl, BaseUrl, ConfigError, FrontDoorSecret, Origin};
 
 use crate::idp::client_secret::{ClientSecret, SecretSource};
 use std::time::Duration;
@@ -25,6 +25,8 @@ pub enum ResponseMode {
 pub struct Config {
     /// The app's origin, e.g. `https://app.example.com`: the only `Origin` the gate lets through.
     pub public_origin: Origin,
+    /// The secret header value that proves a request came through CloudFront (unset: not checked, locally).
+    pub front_door: Option<FrontDoorSecret>,
     pub idp: IdpConfig,
     pub session: SessionConfig,
     pub proxy: ProxyConfig,
@@ -91,7 +93,9 @@ impl Config {
         let idp = IdpConfig::read(&env, erpnet_url.as_ref(), &public_origin)?;
         let proxy = ProxyConfig::read(&env, erpnet_url.as_ref())?;
         let session = SessionConfig::read(&env, idp.timeout)?;
-        Ok(Config { public_origin, idp, session, proxy })
+        let front_door =
+            env.opt("FRONT_DOOR_SECRET").map(|v| FrontDoorSecret::parse("FRONT_DOOR_SECRET", &v)).transpose()?;
+        Ok(Config { public_origin, front_door, idp, session, proxy })
     }
 }
 

@@ -149,3 +149,22 @@ macro_rules! display_as_str {
     )*};
 }
 display_as_str!(BaseUrl, AbsoluteUrl, Origin);
+
+/// The secret value of the header CloudFront adds to what it sends to the HTTP API (`FRONT_DOOR_SECRET`), so the
+/// functions can tell the front door from a request to the `execute-api` endpoint. Prints as `FrontDoorSecret(..)`.
+#[derive(Clone)]
+pub struct FrontDoorSecret(String);
+crate::redacted_debug!(FrontDoorSecret);
+
+impl FrontDoorSecret {
+    pub fn parse(var: &'static str, v: &str) -> Result<Self, ConfigError> {
+        if v.len() < 32 || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(err(var, "must be at least 32 ASCII letters and digits"));
+        }
+        Ok(Self(v.to_string()))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}

@@ -103,3 +103,33 @@ async fn every_proxied_answer_is_private_and_not_stored() {
     }
     app.emulator_control(serde_json::json!({})).await;
 }
+
+#[tokio::test]
+async fn a_request_around_the_front_door_is_refused() {
+    // In AWS, CloudFront adds the secret header to what it sends to the HTTP API; a request to the `execute-api`
+    // endpoint itself has none.
+    let secret = "FrontDoor0123456789abcdefghijklmnopqrstuvwxyz";
+    let app = tests::spawn_app_with(tests::Options {
+        bff_env: vec![("FRONT_DOOR_SECRET".into(), secret.into())],
+        ..Default::default()
+    })
+    .await;
+    let mut b = Browser::new();
+    for (path, headers) in [
+        ("/auth/session", vec![("x-csrf", "1")]),
+        ("/auth/login?returnUrl=%2F", vec![]),
+        ("/auth/callback?code=x&state=y", vec![]),
+        ("/api/domain/odata/Crm_Sales_Customers", vec![("x-csrf", "1")]),
+    ] {
+        let r = b.raw(&app.origin(), "GET", path, &headers, b"").await;
+        assert_eq!(r.status, 403, "{path}: {}", r.text());
+        assert_eq!(r.problem_code(), "origin_not_allowed", "{path}");
+        let mut wrong = headers.clone();
+        wrong.push(("x-bff-front-door", "FrontDoor0123456789abcdefghijklmnopqrstuvwxyZ"));
+        assert_eq!(b.raw(&app.origin(), "GET", path, &wrong, b"").await.status, 403, "{path}");
+    }
+    let r = b.raw(&app.origin(), "GET", "/auth/session", &[("x-csrf", "1"), ("x-bff-front-door", secret)], b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["authenticated"], false);
+    assert!(!app.all_bff_logs().contains(secret), "the secret is never logged");
+}
