@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::error::BffError;
 use crate::idp::IdentityServer;
+use crate::proxy::stream::ProxyBody;
 use crate::proxy::upstream::UpstreamClient;
 use crate::session::refresh::TokenKeeper;
 use crate::session::store::SessionStore;
@@ -89,44 +90,62 @@ where
     Fut: Future<Output = Result<Response<Body>, BffError>> + Send,
 {
     let app: &'static App = Box::leak(Box::new(app));
-    lambda_http::run(service_fn(move |req: Request| {
-        let correlation_id = correlation_id(&req);
-        let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
-        let span = tracing::info_span!("request", request_id = %request_id, correlation_id = %correlation_id);
-        async move {
-            let started = Instant::now();
-            let method = req.method().clone();
-            let path = req.uri().path().to_string();
-            let gate = crate::http::gate::require_front_door(req.headers(), app.config.front_door.as_ref());
-            let result = match gate {
-                Ok(()) => handler(app, req).await,
-                Err(e) => Err(e),
-            };
-            let mut resp = match result {
-                Ok(resp) => resp,
-                Err(e) => {
-                    if e.is_server_side() {
-                        tracing::error!(code = e.code(), error = %e, "request failed");
-                    } else {
-                        tracing::info!(code = e.code(), "request refused");
-                    }
-                    e.to_response()
+    lambda_http::run(service_fn(move |req: Request| invocation(app, handler, req, |r| r))).await
+}
+
+/// [`serve`] for a handler whose answer streams (the proxy; a function URL in `RESPONSE_STREAM` mode): the
+/// status and headers leave first, then the body as it is produced. The log line's duration ends at the headers.
+pub async fn serve_streaming<H, Fut>(app: App, handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<Response<ProxyBody>, BffError>> + Send,
+{
+    let app: &'static App = Box::leak(Box::new(app));
+    let whole = |r: Response<Body>| r.map(crate::proxy::stream::whole);
+    lambda_http::run_with_streaming_response(service_fn(move |req: Request| invocation(app, handler, req, whole))).await
+}
+
+/// One invocation: the front door's gate, the handler, its error as problem+json (`problem` turns that into the
+/// handler's body type), the correlation id, the log line.
+fn invocation<B, H, Fut>(
+    app: &'static App,
+    handler: H,
+    req: Request,
+    problem: fn(Response<Body>) -> Response<B>,
+) -> impl Future<Output = Result<Response<B>, std::convert::Infallible>>
+where
+    H: Fn(&'static App, Request) -> Fut,
+    Fut: Future<Output = Result<Response<B>, BffError>>,
+{
+    let correlation_id = correlation_id(&req);
+    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+    let span = tracing::info_span!("request", request_id = %request_id, correlation_id = %correlation_id);
+    async move {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let result = match crate::http::gate::require_front_door(req.headers(), app.config.front_door.as_ref()) {
+            Ok(()) => handler(app, req).await,
+            Err(e) => Err(e),
+        };
+        let mut resp = match result {
+            Ok(resp) => resp,
+            Err(e) => {
+                if e.is_server_side() {
+                    tracing::error!(code = e.code(), error = %e, "request failed");
+                } else {
+                    tracing::info!(code = e.code(), "request refused");
                 }
-            };
-            if let Ok(v) = HeaderValue::from_str(&correlation_id) {
-                resp.headers_mut().insert("x-correlation-id", v);
+                problem(e.to_response())
             }
-            tracing::info!(
-                method = %method,
-                path = %path,
-                status = resp.status().as_u16(),
-                pid = std::process::id(),
-                duration_ms = started.elapsed().as_millis() as u64,
-                "request"
-            );
-            Ok::<_, std::convert::Infallible>(resp)
+        };
+        if let Ok(v) = HeaderValue::from_str(&correlation_id) {
+            resp.headers_mut().insert("x-correlation-id", v);
         }
-        .instrument(span)
-    }))
-    .await
+        let status = resp.status().as_u16();
+        let duration_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(method = %method, path = %path, status, pid = std::process::id(), duration_ms, "request");
+        Ok(resp)
+    }
+    .instrument(span)
 }

@@ -15,6 +15,6 @@ pub mod session;
 pub mod telemetry;
 pub mod time;
 
-pub use app::{App, serve};
+pub use app::{App, serve, serve_streaming};
 pub use config::Config;
 pub use error::BffError;

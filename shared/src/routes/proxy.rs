@@ -7,11 +7,12 @@ use crate::error::BffError;
 use crate::http::gate::require_csrf;
 use crate::http::params::body_bytes;
 use crate::proxy::path::{ProxyPath, check_method};
+use crate::proxy::stream::ProxyBody;
 use crate::proxy::upstream::Outgoing;
 use crate::session::current;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Request, RequestExt, Response};
 
-pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
+pub async fn handle(app: &App, req: Request) -> Result<Response<ProxyBody>, BffError> {
     let proxy = &app.config.proxy;
     require_csrf(req.headers(), &app.config.public_origin)?;
     check_method(req.method())?;
