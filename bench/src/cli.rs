@@ -51,6 +51,8 @@ pub enum Section {
     Scale,
     /// arm64 binary and zip sizes (`cargo lambda build --release --arm64`)
     Size,
+    /// 1, 20 and 50 MB answers streamed through `cargo lambda watch --release` against the emulator directly
+    Stream,
 }
 
 impl Section {

@@ -6,6 +6,7 @@ pub mod proxy;
 pub mod refresh;
 pub mod scale;
 pub mod size;
+pub mod stream;
 pub mod throughput;
 pub mod wrk;
 
@@ -23,6 +24,7 @@ pub enum Measured {
     Throughput(throughput::Throughput),
     Scale(scale::Scale),
     Size(size::Size),
+    Stream(stream::Stream),
 }
 
 /// Counts one more answer with `status`.

@@ -6,6 +6,7 @@ mod proxy;
 mod refresh;
 mod scale;
 mod size;
+mod stream;
 mod throughput;
 
 #[cfg(test)]
@@ -74,6 +75,7 @@ fn section(out: &mut String, m: &Measured) -> fmt::Result {
         Measured::Throughput(t) => throughput::render(out, t),
         Measured::Scale(s) => scale::render(out, s),
         Measured::Size(s) => size::render(out, s),
+        Measured::Stream(s) => stream::render(out, s),
     }
 }
 

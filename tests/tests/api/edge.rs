@@ -133,3 +133,60 @@ async fn a_request_around_the_front_door_is_refused() {
     assert_eq!(r.json()["authenticated"], false);
     assert!(!app.all_bff_logs().contains(secret), "the secret is never logged");
 }
+
+#[tokio::test]
+async fn the_answer_streams_its_first_bytes_leave_before_the_api_has_finished() {
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    // A 2 MB answer whose second half the API sends 3 s after the first.
+    app.emulator_control(serde_json::json!({ "apiResponseBytes": 2_000_000, "apiPauseMidBodyMs": 3000 })).await;
+    let http = reqwest::Client::new();
+    let cookie = format!(
+        "{}={}",
+        shared::http::cookies::SESSION,
+        b.cookie("localhost", shared::http::cookies::SESSION).unwrap()
+    );
+    let started = std::time::Instant::now();
+    let mut r = http
+        .get(app.url("/api/domain/odata/Crm_Sales_Customers"))
+        .header("x-csrf", "1")
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "private, no-store");
+    let (mut first, mut body) = (None, Vec::new());
+    while let Some(chunk) = r.chunk().await.unwrap() {
+        if first.is_none() && !chunk.is_empty() {
+            first = Some(started.elapsed());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let (first, total) = (first.unwrap(), started.elapsed());
+    app.emulator_control(serde_json::json!({})).await;
+    assert!(first < std::time::Duration::from_millis(2500), "the first byte waited for the whole answer: {first:?}");
+    assert!(total >= std::time::Duration::from_millis(3000), "{total:?}");
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("the whole answer, valid JSON");
+    assert!(v["@odata.context"].as_str().unwrap().starts_with("/api/"), "rewritten while streaming");
+    assert_eq!(v["value"].as_array().unwrap().len(), 36);
+}
+
+#[tokio::test]
+async fn the_path_reaches_the_api_as_the_browser_sent_it() {
+    // A function URL (the production front door of /api/*) delivers `rawPath` undecoded, as `cargo lambda watch`
+    // does; the proxy forwards it byte for byte (an HTTP API would have decoded it).
+    let app = spawn_app().await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    for path in
+        ["Crm_Sales_Customers(%27a%20b%27)", "Crm_Sales_Customers('a%3Ab')", "Crm_Sales_Customers(%27x%3Dy%27)/Name"]
+    {
+        let target = format!("/api/domain/odata/{path}");
+        let r = app.api(&mut b, Method::GET, &target, None, &[]).await;
+        assert!(r.status < 500, "{path}: {}", r.status);
+        let seen = app.emulator_requests().await.pop().unwrap();
+        assert_eq!(seen["rawUrl"], target, "{path}");
+    }
+}
