@@ -31,7 +31,10 @@ pub struct StreamRow {
 }
 
 pub async fn run(ctx: &mut Ctx) -> Stream {
+    // The proxy answers as a stream only with PROXY_STREAMING=true (as the template deploys it).
+    ctx.env_direct.push(("PROXY_STREAMING".into(), "true".into()));
     let (watch, origin) = super::throughput::start_release_watch(ctx).await;
+    ctx.env_direct.pop();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).build().unwrap();
     let mut rows = vec![];
     for (label, bytes) in SIZES {

@@ -77,6 +77,9 @@ pub struct ProxyConfig {
     pub allowlist: Vec<String>,
     pub max_request_bytes: usize,
     pub timeout: Duration,
+    /// `PROXY_STREAMING=true`: the proxy answers as a stream (a function URL in `RESPONSE_STREAM` mode); else
+    /// buffered, within Lambda's 6 MB.
+    pub streaming: bool,
 }
 
 impl Config {
@@ -210,7 +213,13 @@ impl ProxyConfig {
                 .filter(|n| (1..=6 * 1024 * 1024).contains(n))
                 .ok_or_else(|| err("PROXY_MAX_REQUEST_BYTES", format!("must be 1..=6291456, not `{v}`")))?,
         };
-        Ok(ProxyConfig { api_base, allowlist, max_request_bytes, timeout: env.millis("UPSTREAM_TIMEOUT_MS", 25_000)? })
+        let streaming = match env.opt("PROXY_STREAMING").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(err("PROXY_STREAMING", "must be `true` or `false`")),
+        };
+        let timeout = env.millis("UPSTREAM_TIMEOUT_MS", 25_000)?;
+        Ok(ProxyConfig { api_base, allowlist, max_request_bytes, timeout, streaming })
     }
 }
 

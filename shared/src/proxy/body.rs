@@ -6,8 +6,9 @@ use super::stream::{Passing, ProxyBody};
 use super::upstream::UpstreamResponse;
 use crate::config::BaseUrl;
 use crate::error::BffError;
-use lambda_http::Response;
+use http_body_util::BodyExt;
 use lambda_http::http::{HeaderValue, header};
+use lambda_http::{Body, Response};
 
 /// Every proxied answer's `Cache-Control`, whatever the API said: the answer is one user's data.
 pub const PROXIED_CACHE_CONTROL: &str = "private, no-store";
@@ -30,4 +31,78 @@ pub fn is_json(content_type: Option<&HeaderValue>) -> bool {
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
         .is_some_and(|t| t == "application/json" || t.ends_with("+json"))
+}
+
+pub fn is_text(content_type: Option<&HeaderValue>) -> bool {
+    content_type
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .is_some_and(|t| {
+            t.starts_with("text/") || t == "application/json" || t.ends_with("+json") || t.ends_with("xml")
+        })
+}
+
+/// Lambda's synchronous response limit (6 MB) applies to the whole JSON envelope.
+pub const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+const ENVELOPE_HEADROOM: usize = 16 * 1024;
+
+/// The size a body takes inside the Lambda response envelope: JSON-escaped text, or base64.
+pub fn encoded_size(body: &[u8], as_text: bool) -> usize {
+    if as_text {
+        body.iter()
+            .map(|b| match b {
+                b'"' | b'\\' | b'\n' | b'\r' | b'\t' => 2,
+                0..=0x1f => 6,
+                _ => 1,
+            })
+            .sum()
+    } else {
+        body.len().div_ceil(3) * 4
+    }
+}
+
+pub fn fits_lambda(body: &[u8], as_text: bool) -> bool {
+    encoded_size(body, as_text) + ENVELOPE_HEADROOM <= LAMBDA_RESPONSE_LIMIT
+}
+
+/// A streamed answer read whole, for a buffered Lambda response (`PROXY_STREAMING` off): Lambda's 6 MB limit on the
+/// JSON envelope applies (`upstream_response_too_large`), text stays text, anything else is base64.
+pub async fn buffered(resp: Response<ProxyBody>) -> Result<Response<Body>, BffError> {
+    let (parts, mut body) = resp.into_parts();
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BffError::UpstreamUnavailable(format!("response body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > LAMBDA_RESPONSE_LIMIT {
+                return Err(BffError::UpstreamResponseTooLarge);
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(bytes) {
+            Ok(text) if is_text(parts.headers.get(header::CONTENT_TYPE)) => {
+                fits_lambda(text.as_bytes(), true).then_some(Body::Text(text))
+            }
+            Ok(text) => Some(text.into_bytes()).filter(|b| fits_lambda(b, false)).map(Body::Binary),
+            Err(e) => Some(e.into_bytes()).filter(|b| fits_lambda(b, false)).map(Body::Binary),
+        }
+        .ok_or(BffError::UpstreamResponseTooLarge)?
+    };
+    Ok(Response::from_parts(parts, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_size_accounts_for_encoding() {
+        let five_mb = vec![b'a'; 5 * 1024 * 1024];
+        assert!(fits_lambda(&five_mb, true));
+        assert!(!fits_lambda(&five_mb, false));
+        assert!(!fits_lambda(&vec![b'"'; 4 * 1024 * 1024], true));
+    }
 }

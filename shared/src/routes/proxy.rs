@@ -33,3 +33,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<ProxyBody>, BffE
     let up = app.upstream.forward(&app.keeper, &secret, fresh, just_refreshed, &outgoing).await?;
     crate::proxy::body::respond(up, &proxy.api_base)
 }
+
+/// [`handle`] for a buffered Lambda response (`PROXY_STREAMING` off): the answer read whole, within Lambda's 6 MB.
+pub async fn handle_buffered(app: &'static App, req: Request) -> Result<Response<lambda_http::Body>, BffError> {
+    crate::proxy::body::buffered(handle(app, req).await?).await
+}
