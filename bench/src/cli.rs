@@ -51,6 +51,8 @@ pub enum Section {
     Refresh,
     /// wrk through `cargo lambda watch --release`, and latency against response size
     Throughput,
+    /// 1, 20 and 50 MB answers streamed through `cargo lambda watch --release` against the emulator directly
+    Stream,
     /// Concurrent refresh of 50 expired sessions over four runtimes
     Scale,
     /// The proxy serving several invocations at once in one process (Lambda Managed Instances) against one at a time
@@ -110,7 +112,7 @@ mod unit_tests {
 
     #[test]
     fn no_section_or_all_is_every_section_with_the_old_defaults() {
-        let every = ["cold", "memory", "proxy", "refresh", "throughput", "scale", "managed", "size"];
+        let every = ["cold", "memory", "proxy", "refresh", "throughput", "stream", "scale", "managed", "size"];
         for args in [&[][..], &["all"], &["size", "all"]] {
             let cli = parse(args);
             assert_eq!(cli.sections().iter().map(|s| s.name()).collect::<Vec<_>>(), every);

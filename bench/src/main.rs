@@ -51,8 +51,15 @@ async fn main() {
 
 /// Runs the selected sections, in the report's order.
 async fn run(args: &Cli, bin_dir: Option<PathBuf>) -> Vec<Measured> {
-    let on_stack =
-        [Section::Cold, Section::Memory, Section::Proxy, Section::Refresh, Section::Throughput, Section::Managed];
+    let on_stack = [
+        Section::Cold,
+        Section::Memory,
+        Section::Proxy,
+        Section::Refresh,
+        Section::Throughput,
+        Section::Stream,
+        Section::Managed,
+    ];
     let mut results = vec![];
     if on_stack.iter().any(|s| args.has(*s)) {
         if args.build_functions() {
@@ -77,6 +84,9 @@ async fn run(args: &Cli, bin_dir: Option<PathBuf>) -> Vec<Measured> {
         }
         if args.has(Section::Throughput) {
             results.push(Measured::Throughput(measure::throughput::run(&mut ctx).await));
+        }
+        if args.has(Section::Stream) {
+            results.push(Measured::Stream(measure::stream::run(&mut ctx).await));
         }
         if args.has(Section::Managed) {
             results.push(Measured::Managed(measure::managed::run(&ctx, args.calls * 4).await));

@@ -38,16 +38,30 @@ impl Outcome {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
-    /// The API Gateway v2 response's `statusCode` (0 for an `/error` or an unreadable answer).
+    /// A streamed answer (the proxy): the metadata prelude (JSON) and the body, split at the 8 NUL bytes.
+    fn streamed(&self) -> Option<(Value, &[u8])> {
+        let at = self.body.windows(8).position(|w| w == [0u8; 8])?;
+        let prelude = serde_json::from_slice(&self.body[..at]).ok()?;
+        Some((prelude, &self.body[at + 8..]))
+    }
+    /// The API Gateway v2 response's (or the streamed prelude's) `statusCode` (0 for an `/error` or an unreadable
+    /// answer).
     pub fn status(&self) -> u16 {
         if !self.ok {
             return 0;
         }
-        self.json()["statusCode"].as_u64().unwrap_or(0) as u16
+        let status = match self.streamed() {
+            Some((prelude, _)) => prelude["statusCode"].as_u64(),
+            None => self.json()["statusCode"].as_u64(),
+        };
+        status.unwrap_or(0) as u16
     }
-    /// The length of the response body as the function returned it (text, or base64 for binary).
+    /// The length of the response body as the function returned it (text, base64 for binary, or the raw stream).
     pub fn body_len(&self) -> usize {
-        self.json()["body"].as_str().map(str::len).unwrap_or(0)
+        match self.streamed() {
+            Some((_, body)) => body.len(),
+            None => self.json()["body"].as_str().map(str::len).unwrap_or(0),
+        }
     }
 }
 

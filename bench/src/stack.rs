@@ -115,6 +115,14 @@ impl Ctx {
     }
 
     /// A direct call to the API with demo's bearer token: (latency, status, body bytes).
+    /// demo's GET of the customers at the emulator's API itself, with the bearer token.
+    pub fn direct_request(&self, http: &reqwest::Client) -> reqwest::RequestBuilder {
+        let url = format!("{}{}", self.app.emulator.origin(), CUSTOMERS);
+        http.get(url)
+            .header("authorization", format!("Bearer {}", self.demo_token))
+            .header("accept", "application/json")
+    }
+
     pub async fn direct_call(&self) -> (Duration, u16, usize) {
         let url = format!("{}{}", self.app.emulator.origin(), CUSTOMERS);
         let t = Instant::now();

@@ -37,6 +37,14 @@ function send(res, status, body, headers = {}) {
     ...(payload ? { 'Content-Type': ODATA_JSON, 'Content-Length': payload.length } : { 'Content-Length': 0 }),
     ...headers,
   });
+  // The `apiPauseMidBodyMs` switch: a 200's body in two halves, the second after the pause (a slow, large answer).
+  const pause = control.apiPauseMidBodyMs;
+  if (pause && payload && status === 200) {
+    const half = Math.floor(payload.length / 2);
+    res.write(payload.subarray(0, half));
+    setTimeout(() => res.end(payload.subarray(half)), pause);
+    return;
+  }
   res.end(payload);
 }
 

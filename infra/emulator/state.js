@@ -171,6 +171,7 @@ function freshControl() {
     apiGarbage: false,
     apiGarbageTimes: null,
     apiResponseBytes: 0,
+    apiPauseMidBodyMs: 0,
     apiSetCookie: null,
     apiRedirect: null,
     apiExtraHeaders: null,
@@ -240,6 +241,7 @@ export function setControl(body) {
       case 'tokenDelayJitterMs':
       case 'apiDelayMs':
       case 'apiResponseBytes':
+      case 'apiPauseMidBodyMs':
         if (!Number.isInteger(value) || value < 0) throw new Error(`${key} must be a non-negative integer`);
         next[key] = value;
         break;

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::error::BffError;
 use crate::idp::IdentityServer;
+use crate::proxy::stream::ProxyBody;
 use crate::proxy::upstream::UpstreamClient;
 use crate::session::refresh::TokenKeeper;
 use crate::session::store::SessionStore;
@@ -81,14 +82,15 @@ fn correlation_id(req: &Request) -> String {
     crate::crypto::b64url(&crate::crypto::random_bytes::<12>())
 }
 
-/// A function's whole `main`: the runtime, logging, the [`App`] from the environment, then [`serve`]. One event
-/// at a time on a single thread (Lambda hands an execution environment one event at a time: no cross-thread
-/// wake-ups), or, where Lambda Managed Instances set `AWS_LAMBDA_MAX_CONCURRENCY` above 1, that many at once on a
-/// multi-thread runtime (the refresh is single-flight within the process too: `session::refresh`).
-pub fn launch<H, Fut>(handler: H) -> Result<(), lambda_http::Error>
+/// A function's whole `main`: the runtime, logging, the [`App`] from the environment, then `run` (which
+/// [`serve`]s or [`serve_streaming`]s it). One event at a time on a single thread (Lambda hands an execution
+/// environment one event at a time: no cross-thread wake-ups), or, where Lambda Managed Instances set
+/// `AWS_LAMBDA_MAX_CONCURRENCY` above 1, that many at once on a multi-thread runtime (the refresh is single-flight
+/// within the process too: `session::refresh`).
+pub fn launch<F, Fut>(run: F) -> Result<(), lambda_http::Error>
 where
-    H: Fn(&'static App, Request) -> Fut + Copy + Send + Sync + 'static,
-    Fut: Future<Output = Result<Response<Body>, BffError>> + Send + 'static,
+    F: FnOnce(App) -> Fut,
+    Fut: Future<Output = Result<(), lambda_http::Error>>,
 {
     let concurrent = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").ok().and_then(|v| v.parse::<u32>().ok()) > Some(1);
     let runtime = if concurrent {
@@ -98,7 +100,7 @@ where
     };
     runtime.block_on(async {
         crate::telemetry::init();
-        serve(App::from_env().await?, handler).await
+        run(App::from_env().await?).await
     })
 }
 
@@ -111,41 +113,74 @@ where
 {
     let app: &'static App = Box::leak(Box::new(app));
     // One invocation at a time, unless Lambda Managed Instances set `AWS_LAMBDA_MAX_CONCURRENCY` above 1.
-    lambda_http::run_concurrent(service_fn(move |req: Request| {
-        let correlation_id = correlation_id(&req);
-        let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
-        let deadline_ms = req.lambda_context_ref().map_or(0, |c| c.deadline);
-        let span = tracing::info_span!("request", request_id = %request_id, correlation_id = %correlation_id);
-        async move {
-            let started = Instant::now();
-            let method = req.method().clone();
-            let path = req.uri().path().to_string();
-            let answer = crate::time::within_invocation(deadline_ms, handler(app, req)).await;
-            let mut resp = match answer {
-                Ok(resp) => resp,
-                Err(e) => {
-                    if e.is_server_side() {
-                        tracing::error!(code = e.code(), error = %e, "request failed");
-                    } else {
-                        tracing::info!(code = e.code(), "request refused");
-                    }
-                    e.to_response()
+    lambda_http::run_concurrent(service_fn(move |req: Request| invocation(app, handler, req, |r| r))).await
+}
+
+/// [`serve`] for a handler whose answer streams (the proxy; a function URL in `RESPONSE_STREAM` mode): the
+/// status and headers leave first, then the body as it is produced. The log line's duration ends at the headers.
+pub async fn serve_streaming<H, Fut>(app: App, handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(&'static App, Request) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<ProxyBody>, BffError>> + Send + 'static,
+{
+    let app: &'static App = Box::leak(Box::new(app));
+    let whole = |r: Response<Body>| r.map(crate::proxy::stream::whole);
+    let service = service_fn(move |req: Request| invocation(app, handler, req, whole));
+    lambda_http::run_with_streaming_response_concurrent(service).await
+}
+
+/// [`serve_streaming`]'s kind of handler with its answer read whole, within Lambda's 6 MB: a buffered Lambda
+/// response (the proxy with `PROXY_STREAMING` off).
+pub async fn serve_buffered<H, Fut>(app: App, handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(&'static App, Request) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<ProxyBody>, BffError>> + Send + 'static,
+{
+    serve(app, move |app, req| async move { crate::proxy::body::buffered(handler(app, req).await?).await }).await
+}
+
+/// One invocation: the front door's gate, the handler, its error as problem+json (`problem` turns that into the
+/// handler's body type), the correlation id, the log line.
+fn invocation<B, H, Fut>(
+    app: &'static App,
+    handler: H,
+    req: Request,
+    problem: fn(Response<Body>) -> Response<B>,
+) -> impl Future<Output = Result<Response<B>, std::convert::Infallible>>
+where
+    H: Fn(&'static App, Request) -> Fut,
+    Fut: Future<Output = Result<Response<B>, BffError>>,
+{
+    let correlation_id = correlation_id(&req);
+    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+    let deadline_ms = req.lambda_context_ref().map_or(0, |c| c.deadline);
+    let span = tracing::info_span!("request", request_id = %request_id, correlation_id = %correlation_id);
+    async move {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let result = match crate::http::gate::require_front_door(req.headers(), app.config.front_door.as_ref()) {
+            Ok(()) => crate::time::within_invocation(deadline_ms, handler(app, req)).await,
+            Err(e) => Err(e),
+        };
+        let mut resp = match result {
+            Ok(resp) => resp,
+            Err(e) => {
+                if e.is_server_side() {
+                    tracing::error!(code = e.code(), error = %e, "request failed");
+                } else {
+                    tracing::info!(code = e.code(), "request refused");
                 }
-            };
-            if let Ok(v) = HeaderValue::from_str(&correlation_id) {
-                resp.headers_mut().insert("x-correlation-id", v);
+                problem(e.to_response())
             }
-            tracing::info!(
-                method = %method,
-                path = %path,
-                status = resp.status().as_u16(),
-                pid = std::process::id(),
-                duration_ms = started.elapsed().as_millis() as u64,
-                "request"
-            );
-            Ok::<_, std::convert::Infallible>(resp)
+        };
+        if let Ok(v) = HeaderValue::from_str(&correlation_id) {
+            resp.headers_mut().insert("x-correlation-id", v);
         }
-        .instrument(span)
-    }))
-    .await
+        let status = resp.status().as_u16();
+        let duration_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(method = %method, path = %path, status, pid = std::process::id(), duration_ms, "request");
+        Ok(resp)
+    }
+    .instrument(span)
 }

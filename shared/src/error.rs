@@ -26,6 +26,7 @@ pub const CODES: &[(&str, u16)] = &[
     ("upstream_unavailable", 502),
     ("upstream_timeout", 504),
     ("upstream_response_too_large", 502),
+    ("upstream_redirect", 502),
     ("upstream_unauthorized", 401),
     ("store_unavailable", 503),
     ("misconfigured", 500),
@@ -71,6 +72,9 @@ pub enum BffError {
     UpstreamTimeout,
     #[error("upstream response too large")]
     UpstreamResponseTooLarge,
+    /// The API redirected somewhere off the API base: never passed to the browser.
+    #[error("upstream redirected off the API")]
+    UpstreamRedirect,
     /// The API refused a token that was just refreshed: the session stays (only the identity server ends it).
     #[error("upstream refused a fresh token")]
     UpstreamUnauthorized,
@@ -114,6 +118,7 @@ impl BffError {
             UpstreamUnavailable(_) => "upstream_unavailable",
             UpstreamTimeout => "upstream_timeout",
             UpstreamResponseTooLarge => "upstream_response_too_large",
+            UpstreamRedirect => "upstream_redirect",
             UpstreamUnauthorized => "upstream_unauthorized",
             StoreUnavailable(_) => "store_unavailable",
             Misconfigured(_) => "misconfigured",
@@ -140,6 +145,7 @@ impl BffError {
             UpstreamUnavailable(_) => "The ERP.net API is unavailable.",
             UpstreamTimeout => "The ERP.net API did not answer in time.",
             UpstreamResponseTooLarge => "The ERP.net API response is too large to pass through.",
+            UpstreamRedirect => "The ERP.net API redirected outside the API.",
             UpstreamUnauthorized => "The ERP.net API refused the request's credentials. You are still signed in.",
             StoreUnavailable(_) => "The session store is unavailable. Try again shortly.",
             Misconfigured(_) => "The BFF is misconfigured.",
@@ -246,6 +252,7 @@ mod tests {
             BffError::UpstreamUnavailable("x".into()),
             BffError::UpstreamTimeout,
             BffError::UpstreamResponseTooLarge,
+            BffError::UpstreamRedirect,
             BffError::UpstreamUnauthorized,
             BffError::StoreUnavailable("x".into()),
             BffError::Misconfigured("x".into()),

@@ -16,6 +16,6 @@ pub mod telemetry;
 pub mod time;
 pub mod tls;
 
-pub use app::{App, launch, serve};
+pub use app::{App, launch, serve, serve_buffered, serve_streaming};
 pub use config::Config;
 pub use error::BffError;

@@ -239,6 +239,32 @@ pub fn deployed_routes() -> Result<std::collections::BTreeSet<Route>, String> {
             _ => {}
         }
     }
+    for (path, function) in function_url_routes(resources)? {
+        out.insert((path, binary_of(&function)?));
+    }
+    Ok(out)
+}
+
+/// The CloudFront behaviours whose origin is a function's URL (`!GetAtt <Function>Url.FunctionUrl`), as
+/// (path, function id): `/api/*` → `/api/{proxy+}`.
+fn function_url_routes(resources: &serde_yaml::Mapping) -> Result<Vec<(String, String)>, String> {
+    let mut out = vec![];
+    for (_, res) in resources.iter().filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudFront::Distribution")) {
+        let config = &res["Properties"]["DistributionConfig"];
+        let origins = config["Origins"].as_sequence().ok_or("a Distribution without Origins")?;
+        for behaviour in config["CacheBehaviors"].as_sequence().into_iter().flatten() {
+            let target = behaviour["TargetOriginId"].as_str().ok_or("a behaviour without TargetOriginId")?;
+            let origin =
+                origins.iter().find(|o| o["Id"].as_str() == Some(target)).ok_or(format!("no origin {target}"))?;
+            let domain = serde_yaml::to_string(&origin["DomainName"]).map_err(|e| e.to_string())?;
+            let Some(function) = domain.split_whitespace().find_map(|w| w.strip_suffix("Url.FunctionUrl")) else {
+                continue;
+            };
+            let pattern = behaviour["PathPattern"].as_str().ok_or("a behaviour without PathPattern")?;
+            let path = pattern.strip_suffix('*').map_or(pattern.to_string(), |p| format!("{p}{{proxy+}}"));
+            out.push((path, function.to_string()));
+        }
+    }
     Ok(out)
 }
 
@@ -261,7 +287,10 @@ mod tests {
     fn local_router_and_template_routes_never_drift_apart() {
         let local = super::local_routes().unwrap();
         let deployed = super::deployed_routes().unwrap();
-        assert_eq!(local, deployed, "Cargo.toml's router table and template.yaml's HttpApi routes differ");
+        assert_eq!(
+            local, deployed,
+            "Cargo.toml's router table and template.yaml's routes (HttpApi, function URLs) differ"
+        );
         assert_eq!(local.len(), 9);
     }
 
@@ -311,6 +340,63 @@ mod tests {
         }
         for (name, _) in def.indexes.iter().flat_map(|i| i.keys.iter()) {
             assert!(def.attributes.iter().any(|(a, _)| a == name), "{name} has no AttributeDefinition");
+        }
+    }
+
+    /// The front door as template.yaml deploys it: every behaviour answers with the stack's security headers (a
+    /// CSP without inline script or style, frame-ancestors 'none', HSTS, nosniff, Referrer-Policy), viewers need
+    /// TLS 1.2, the HTTP API is throttled and locked to CloudFront, /api/* is the signed function URL, and the
+    /// example SPA's page has nothing inline that the CSP would block.
+    #[test]
+    fn the_front_door_is_hardened() {
+        let text = std::fs::read_to_string(super::repo_root().join("template.yaml")).unwrap();
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let r = &doc["Resources"];
+        let dist = &r["Distribution"]["Properties"]["DistributionConfig"];
+        assert_eq!(dist["ViewerCertificate"]["MinimumProtocolVersion"], "TLSv1.2_2021");
+        assert!(
+            dist["ViewerCertificate"]["CloudFrontDefaultCertificate"].is_null(),
+            "the default certificate allows TLS 1.0"
+        );
+        let mut behaviours: Vec<&serde_yaml::Value> = vec![&dist["DefaultCacheBehavior"]];
+        behaviours.extend(dist["CacheBehaviors"].as_sequence().unwrap());
+        for b in &behaviours {
+            let policy = serde_yaml::to_string(&b["ResponseHeadersPolicyId"]).unwrap();
+            assert!(policy.contains("SecurityHeadersPolicy"), "{:?} without the security headers", b["PathPattern"]);
+        }
+        let headers = &r["SecurityHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
+        let csp = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"].as_str().unwrap();
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(directive), "CSP lacks {directive}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-"), "{csp}");
+        assert!(headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"].as_u64().unwrap() >= 31_536_000);
+        assert_eq!(headers["ContentTypeOptions"]["Override"], true);
+        assert!(headers["ReferrerPolicy"]["ReferrerPolicy"].is_string());
+        let stage = &r["HttpApiStage"]["Properties"]["DefaultRouteSettings"];
+        assert!(!stage["ThrottlingRateLimit"].is_null() && !stage["ThrottlingBurstLimit"].is_null());
+        let bff = dist["Origins"].as_sequence().unwrap().iter().find(|o| o["Id"] == "bff").unwrap();
+        assert_eq!(bff["OriginCustomHeaders"][0]["HeaderName"], shared::http::gate::FRONT_DOOR_HEADER);
+        let env = serde_yaml::to_string(&doc["Globals"]["Function"]["Environment"]["Variables"]["FRONT_DOOR_SECRET"])
+            .unwrap();
+        assert!(env.contains("FrontDoorSecret"), "the functions check the header CloudFront adds");
+        assert_eq!(r["ProxyFunction"]["Properties"]["FunctionUrlConfig"]["AuthType"], "AWS_IAM");
+        assert_eq!(
+            r["ProxyOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]["OriginAccessControlOriginType"],
+            "lambda"
+        );
+        let waf = serde_yaml::to_string(&r["AuthWebAcl"]["Properties"]["Rules"]).unwrap();
+        assert!(waf.contains("RateBasedStatement") && waf.contains("/auth/login") && waf.contains("/auth/callback"));
+        let page = std::fs::read_to_string(super::repo_root().join("examples/spa/index.html")).unwrap();
+        assert!(!page.contains("<style") && !page.contains(" style="), "inline styles need 'unsafe-inline'");
+        for script in page.split("<script").skip(1) {
+            assert!(script.split('>').next().unwrap().contains("src="), "an inline script needs 'unsafe-inline'");
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod proxy;
 pub mod refresh;
 pub mod scale;
 pub mod size;
+pub mod stream;
 pub mod throughput;
 pub mod wrk;
 
@@ -24,6 +25,7 @@ pub enum Measured {
     Throughput(throughput::Throughput),
     Scale(scale::Scale),
     Size(size::Size),
+    Stream(stream::Stream),
     Managed(managed::Managed),
     /// The same sections run against the Node.js peer's executables, each right after ours.
     Versus(Box<Versus>),

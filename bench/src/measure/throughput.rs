@@ -74,7 +74,7 @@ pub async fn run(ctx: &mut Ctx) -> Throughput {
 
 /// Our own `cargo lambda watch --release` (the harness's runs the debug build) with the same configuration, once it
 /// serves the proxy: the process and its origin.
-async fn start_release_watch(ctx: &Ctx) -> (tests::Proc, String) {
+pub async fn start_release_watch(ctx: &Ctx) -> (tests::Proc, String) {
     let port = tests::free_port();
     let env_file = ctx.logs.join("watch.env");
     std::fs::write(&env_file, ctx.env_direct.iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>()).unwrap();

@@ -7,6 +7,7 @@ mod proxy;
 mod refresh;
 mod scale;
 mod size;
+mod stream;
 mod throughput;
 mod versus;
 
@@ -76,6 +77,7 @@ fn section(out: &mut String, results: &[Measured], m: &Measured) -> fmt::Result 
         Measured::Throughput(t) => throughput::render(out, t),
         Measured::Scale(s) => scale::render(out, s),
         Measured::Size(s) => size::render(out, s),
+        Measured::Stream(s) => stream::render(out, s),
         Measured::Managed(m) => managed::render(out, m),
         Measured::Versus(v) => versus::render(out, results, v),
     }

@@ -234,6 +234,7 @@ export async function api<T = unknown>(path: string, init: ApiInit = {}): Promis
     headers.set('Content-Type', 'application/json');
     body = JSON.stringify(json);
   }
+  if (body !== undefined && body !== null) body = await withBodyHash(body, headers);
   const res = await fetch(apiUrl(path), { ...rest, body, headers, credentials: 'same-origin', cache: 'no-store' });
   try {
     const value = (await read(res)) as T;
@@ -246,6 +247,22 @@ export async function api<T = unknown>(path: string, init: ApiInit = {}): Promis
     }
     throw e;
   }
+}
+
+/**
+ * The front door signs `/api/*` requests for the BFF (CloudFront origin access control in front of a Lambda
+ * function URL), and it cannot hash a body itself: every request with a body carries the body's SHA-256 (hex) in
+ * `x-amz-content-sha256`, else AWS refuses it. The body is read once into bytes, hashed, and those same bytes are
+ * sent (a `FormData` body keeps the boundary it was serialised with).
+ */
+async function withBodyHash(body: BodyInit, headers: Headers): Promise<ArrayBuffer> {
+  const serialised = new Response(body);
+  const type = serialised.headers.get('Content-Type');
+  if (type && !headers.has('Content-Type')) headers.set('Content-Type', type);
+  const bytes = await serialised.arrayBuffer();
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  headers.set('x-amz-content-sha256', Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join(''));
+  return bytes;
 }
 
 function mayAutoSignIn(): boolean {

@@ -4,7 +4,7 @@
 use shared::{App, BffError, routes};
 
 fn main() -> Result<(), lambda_http::Error> {
-    shared::launch(handle)
+    shared::launch(|app| shared::serve(app, handle))
 }
 
 async fn handle(

@@ -6,7 +6,7 @@
 
 mod values;
 
-pub use values::{AbsoluteUrl, BaseUrl, ConfigError, Origin};
+pub use values::{AbsoluteUrl, BaseUrl, ConfigError, FrontDoorSecret, Origin};
 
 use crate::idp::client_secret::{ClientSecret, SecretSource};
 use std::time::Duration;
@@ -25,6 +25,8 @@ pub enum ResponseMode {
 pub struct Config {
     /// The app's origin, e.g. `https://app.example.com`: the only `Origin` the gate lets through.
     pub public_origin: Origin,
+    /// The secret header value that proves a request came through CloudFront (unset: not checked, locally).
+    pub front_door: Option<FrontDoorSecret>,
     pub idp: IdpConfig,
     pub session: SessionConfig,
     pub proxy: ProxyConfig,
@@ -77,6 +79,9 @@ pub struct ProxyConfig {
     pub allowlist: Vec<String>,
     pub max_request_bytes: usize,
     pub timeout: Duration,
+    /// `PROXY_STREAMING=true`: the proxy answers as a stream (a function URL in `RESPONSE_STREAM` mode); else
+    /// buffered, within Lambda's 6 MB.
+    pub streaming: bool,
 }
 
 impl Config {
@@ -93,7 +98,9 @@ impl Config {
         let idp = IdpConfig::read(&env, erpnet_url.as_ref(), &public_origin)?;
         let proxy = ProxyConfig::read(&env, erpnet_url.as_ref())?;
         let session = SessionConfig::read(&env, idp.timeout)?;
-        Ok(Config { public_origin, idp, session, proxy })
+        let front_door =
+            env.opt("FRONT_DOOR_SECRET").map(|v| FrontDoorSecret::parse("FRONT_DOOR_SECRET", &v)).transpose()?;
+        Ok(Config { public_origin, front_door, idp, session, proxy })
     }
 }
 
@@ -209,7 +216,13 @@ impl ProxyConfig {
                 .filter(|n| (1..=6 * 1024 * 1024).contains(n))
                 .ok_or_else(|| err("PROXY_MAX_REQUEST_BYTES", format!("must be 1..=6291456, not `{v}`")))?,
         };
-        Ok(ProxyConfig { api_base, allowlist, max_request_bytes, timeout: env.millis("UPSTREAM_TIMEOUT_MS", 25_000)? })
+        let streaming = match env.opt("PROXY_STREAMING").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(err("PROXY_STREAMING", "must be `true` or `false`")),
+        };
+        let timeout = env.millis("UPSTREAM_TIMEOUT_MS", 25_000)?;
+        Ok(ProxyConfig { api_base, allowlist, max_request_bytes, timeout, streaming })
     }
 }
 

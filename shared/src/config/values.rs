@@ -97,6 +97,12 @@ impl BaseUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The path part (`""` for a base at the origin's root): `https://h/api` → `/api`.
+    pub fn path(&self) -> &str {
+        let after_scheme = self.0.find("://").map_or(0, |i| i + 3);
+        self.0[after_scheme..].find('/').map_or("", |i| &self.0[after_scheme + i..])
+    }
 }
 
 /// An absolute http(s) URL kept exactly as the operator spelled it (registered URIs must match byte for byte).
@@ -153,3 +159,22 @@ macro_rules! display_as_str {
     )*};
 }
 display_as_str!(BaseUrl, AbsoluteUrl, Origin);
+
+/// The secret value of the header CloudFront adds to what it sends to the HTTP API (`FRONT_DOOR_SECRET`), so the
+/// functions can tell the front door from a request to the `execute-api` endpoint. Prints as `FrontDoorSecret(..)`.
+#[derive(Clone)]
+pub struct FrontDoorSecret(String);
+crate::redacted_debug!(FrontDoorSecret);
+
+impl FrontDoorSecret {
+    pub fn parse(var: &'static str, v: &str) -> Result<Self, ConfigError> {
+        if v.len() < 32 || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(err(var, "must be at least 32 ASCII letters and digits"));
+        }
+        Ok(Self(v.to_string()))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}

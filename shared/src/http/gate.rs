@@ -1,6 +1,7 @@
-//! The gate in front of the routes: the method, and for every non-navigation route the `Origin` and CSRF checks.
+//! The gate in front of the routes: the front door's secret header (every route), the method, and for every
+//! non-navigation route the `Origin` and CSRF checks.
 
-use crate::config::Origin;
+use crate::config::{FrontDoorSecret, Origin};
 use crate::error::BffError;
 use lambda_http::Request;
 use lambda_http::http::{HeaderMap, Method, header};
@@ -49,6 +50,21 @@ pub fn is_top_level_navigation(headers: &HeaderMap) -> bool {
     }
 }
 
+/// The header CloudFront adds to every request it sends to the HTTP API (an origin custom header): a request
+/// without it came around the front door (the `execute-api` endpoint), past its TLS policy, headers and WAF.
+pub const FRONT_DOOR_HEADER: &str = "x-bff-front-door";
+
+/// Refuses a request that did not come through the front door: exactly one [`FRONT_DOOR_HEADER`] with the secret
+/// (compared in constant time). `403 origin_not_allowed`, as for a foreign `Origin`.
+pub fn require_front_door(headers: &HeaderMap, secret: Option<&FrontDoorSecret>) -> Result<(), BffError> {
+    let Some(secret) = secret else { return Ok(()) };
+    let given: Vec<_> = headers.get_all(FRONT_DOOR_HEADER).iter().collect();
+    match given.as_slice() {
+        [one] if crate::crypto::ct_eq(one.as_bytes(), secret.as_bytes()) => Ok(()),
+        _ => Err(BffError::OriginNotAllowed),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +108,21 @@ mod tests {
         assert!(!is_top_level_navigation(&h), "sent twice");
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(is_cross_site(&h));
+    }
+
+    #[test]
+    fn front_door_gate() {
+        let secret = crate::config::FrontDoorSecret::parse("FRONT_DOOR_SECRET", &"s".repeat(40)).unwrap();
+        assert!(crate::config::FrontDoorSecret::parse("FRONT_DOOR_SECRET", "short").is_err());
+        assert_eq!(format!("{secret:?}"), "FrontDoorSecret(..)");
+        let mut h = HeaderMap::new();
+        assert!(require_front_door(&h, None).is_ok(), "no secret configured: no check");
+        assert!(matches!(require_front_door(&h, Some(&secret)), Err(BffError::OriginNotAllowed)));
+        h.insert(FRONT_DOOR_HEADER, HeaderValue::from_str(&"s".repeat(39)).unwrap());
+        assert!(require_front_door(&h, Some(&secret)).is_err());
+        h.insert(FRONT_DOOR_HEADER, HeaderValue::from_str(&"s".repeat(40)).unwrap());
+        assert!(require_front_door(&h, Some(&secret)).is_ok());
+        h.append(FRONT_DOOR_HEADER, HeaderValue::from_str(&"s".repeat(40)).unwrap());
+        assert!(require_front_door(&h, Some(&secret)).is_err(), "exactly one");
     }
 }

@@ -1,57 +1,31 @@
-//! The API's response body on its way back: links rewritten to `/api/…` (JSON only, by string replacement), text
-//! or binary, and bounded by Lambda's response limit.
+//! The API's answer on its way back: headers allowlisted (a redirect off the API base refused), `Cache-Control:
+//! private, no-store`, the body streamed ([`super::stream`]) with OData link annotations rewritten (JSON only,
+//! [`super::links`]).
 
+use super::stream::{Passing, ProxyBody};
 use super::upstream::UpstreamResponse;
 use crate::config::BaseUrl;
 use crate::error::BffError;
+use http_body_util::BodyExt;
 use lambda_http::http::{HeaderValue, header};
 use lambda_http::{Body, Response};
 
-/// The response to the browser for what the API answered: allowlisted headers, the body rewritten and sized.
-pub fn respond(up: UpstreamResponse, api_base: &BaseUrl) -> Result<Response<Body>, BffError> {
-    let ct = up.headers.get(header::CONTENT_TYPE).cloned();
-    let mut headers = super::headers::downstream_response_headers(&up.headers, api_base);
-    let body = if is_text(ct.as_ref()) {
-        // `Vec::from(Bytes)` takes the buffer without copying when it is the only owner.
-        match String::from_utf8(Vec::from(up.body)) {
-            Ok(text) => {
-                let text = if is_json(ct.as_ref()) { rewrite_links(text, api_base.as_str()) } else { text };
-                if !fits_lambda(text.as_bytes(), true) {
-                    return Err(BffError::UpstreamResponseTooLarge);
-                }
-                Body::Text(text)
-            }
-            Err(e) => binary(e.into_bytes())?,
-        }
-    } else if up.body.is_empty() {
-        Body::Empty
-    } else {
-        binary(Vec::from(up.body))?
-    };
-    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+/// Every proxied answer's `Cache-Control`, whatever the API said: the answer is one user's data.
+pub const PROXIED_CACHE_CONTROL: &str = "private, no-store";
+
+/// The response to the browser for what the API answered: allowlisted headers, `Cache-Control: private, no-store`,
+/// and the body streamed as it arrives (JSON through the link rewriter, anything else untouched).
+pub fn respond(up: UpstreamResponse, api_base: &BaseUrl) -> Result<Response<ProxyBody>, BffError> {
+    let mut headers = super::headers::downstream_response_headers(up.status, &up.headers, api_base)?;
+    let json = is_json(up.headers.get(header::CONTENT_TYPE));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(PROXIED_CACHE_CONTROL));
+    let body = Passing::body(up.body, json.then_some(api_base.as_str()), up.idle);
     let mut resp = Response::builder().status(up.status).body(body).expect("valid response");
     *resp.headers_mut() = headers;
     Ok(resp)
 }
 
-fn binary(bytes: Vec<u8>) -> Result<Body, BffError> {
-    if !fits_lambda(&bytes, false) {
-        return Err(BffError::UpstreamResponseTooLarge);
-    }
-    Ok(Body::Binary(bytes))
-}
-
-/// Rewrites absolute links on the ERP.net API (`@odata.nextLink`, `@odata.context`, …) in a JSON body to the BFF's
-/// `/api/…`, by string replacement of the quoted prefix: no parse and re-serialisation of large bodies, and a copy
-/// only for a spelling that is present (plain, or with JSON-escaped slashes).
-pub fn rewrite_links(body: String, api_base: &str) -> String {
-    let plain = format!("\"{api_base}/");
-    let body = if body.contains(&plain) { body.replace(&plain, "\"/api/") } else { body };
-    let escaped = format!("\"{}\\/", api_base.replace('/', "\\/"));
-    if body.contains(&escaped) { body.replace(&escaped, "\"\\/api\\/") } else { body }
-}
-
-/// Whether a content type is text the BFF may rewrite and return as text (else the body passes as binary).
+/// Whether a content type is JSON, whose link annotations the proxy rewrites (anything else passes untouched).
 pub fn is_json(content_type: Option<&HeaderValue>) -> bool {
     content_type
         .and_then(|v| v.to_str().ok())
@@ -91,23 +65,38 @@ pub fn fits_lambda(body: &[u8], as_text: bool) -> bool {
     encoded_size(body, as_text) + ENVELOPE_HEADROOM <= LAMBDA_RESPONSE_LIMIT
 }
 
+/// A streamed answer read whole, for a buffered Lambda response (`PROXY_STREAMING` off): Lambda's 6 MB limit on the
+/// JSON envelope applies (`upstream_response_too_large`), text stays text, anything else is base64.
+pub async fn buffered(resp: Response<ProxyBody>) -> Result<Response<Body>, BffError> {
+    let (parts, mut body) = resp.into_parts();
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BffError::UpstreamUnavailable(format!("response body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > LAMBDA_RESPONSE_LIMIT {
+                return Err(BffError::UpstreamResponseTooLarge);
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(bytes) {
+            Ok(text) if is_text(parts.headers.get(header::CONTENT_TYPE)) => {
+                fits_lambda(text.as_bytes(), true).then_some(Body::Text(text))
+            }
+            Ok(text) => Some(text.into_bytes()).filter(|b| fits_lambda(b, false)).map(Body::Binary),
+            Err(e) => Some(e.into_bytes()).filter(|b| fits_lambda(b, false)).map(Body::Binary),
+        }
+        .ok_or(BffError::UpstreamResponseTooLarge)?
+    };
+    Ok(Response::from_parts(parts, body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rewrites_next_links() {
-        let body = r#"{"@odata.context":"https://erp.example/api/domain/odata/$metadata#X","value":[],"@odata.nextLink":"https://erp.example/api/domain/odata/X?$top=5&$skip=5","other":"https://erp.example/apix/y"}"#;
-        let out = rewrite_links(body.to_string(), "https://erp.example/api");
-        assert!(out.contains(r#""@odata.nextLink":"/api/domain/odata/X?$top=5&$skip=5""#));
-        assert!(out.contains(r#""https://erp.example/apix/y""#));
-        assert_eq!(rewrite_links(r#"{"value":[]}"#.to_string(), "https://erp.example/api"), r#"{"value":[]}"#);
-        let escaped = r#"{"@odata.nextLink":"https:\/\/erp.example\/api\/domain\/odata\/X?$skip=5"}"#;
-        assert_eq!(
-            rewrite_links(escaped.to_string(), "https://erp.example/api"),
-            r#"{"@odata.nextLink":"\/api\/domain\/odata\/X?$skip=5"}"#
-        );
-    }
 
     #[test]
     fn lambda_size_accounts_for_encoding() {

@@ -12,6 +12,13 @@ pub struct ProxyPath(String);
 pub const MAX_PATH_LEN: usize = 2048;
 
 impl ProxyPath {
+    /// The request's path after `/api/`, as the front door delivered it (still encoded), parsed.
+    pub fn of_request(req: &lambda_http::Request, allowlist: &[String]) -> Result<Self, BffError> {
+        use lambda_http::RequestExt;
+        let raw = req.raw_http_path();
+        Self::parse(raw.strip_prefix("/api/").ok_or(BffError::PathNotAllowed)?, allowlist)
+    }
+
     /// `raw` is the request path after `/api/`, exactly as it came on the wire (not decoded).
     pub fn parse(raw: &str, allowlist: &[String]) -> Result<Self, BffError> {
         if raw.is_empty() || raw.len() > MAX_PATH_LEN {

@@ -1,16 +1,17 @@
 //! The client for the ERP.net API, and forwarding one request with the user's bearer token (refreshed and retried
 //! once per token version on a 401).
 
-use super::body::LAMBDA_RESPONSE_LIMIT;
 use super::headers::upstream_request_headers;
 use super::path::ProxyPath;
+use super::stream::STREAM_LIMIT;
 use crate::config::BaseUrl;
 use crate::error::BffError;
 use crate::idp::tokens::AccessToken;
 use crate::session::refresh::{Fresh, TokenKeeper};
 use crate::session::secrets::SessionSecret;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -27,11 +28,13 @@ pub struct UpstreamClient {
     timeout: Duration,
 }
 
-/// What came back from the API, body read in full (bounded by the Lambda response limit).
+/// What came back from the API: status and headers, the body still to be read (streamed to the browser).
 pub struct UpstreamResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
-    pub body: Bytes,
+    pub body: Incoming,
+    /// How long the body may stall between two chunks (the upstream timeout).
+    pub idle: Duration,
 }
 
 impl UpstreamClient {
@@ -49,8 +52,8 @@ impl UpstreamClient {
         Self { client, timeout }
     }
 
-    /// Sends one request; the whole exchange (connect, headers, body) is bounded by the upstream timeout (and by
-    /// the time the invocation has left).
+    /// Sends one request; connecting and the answer's headers are bounded by the upstream timeout, and so is every
+    /// pause in its body (read later, as it streams to the browser); never past the invocation's end.
     pub async fn send(
         &self,
         method: &Method,
@@ -70,19 +73,12 @@ impl UpstreamClient {
             if parts
                 .headers
                 .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-                .is_some_and(|n| n > LAMBDA_RESPONSE_LIMIT)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .is_some_and(|n| n > STREAM_LIMIT)
             {
                 return Err(BffError::UpstreamResponseTooLarge);
             }
-            let body = Limited::new(body, LAMBDA_RESPONSE_LIMIT).collect().await.map_err(|e| {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    BffError::UpstreamResponseTooLarge
-                } else {
-                    BffError::UpstreamUnavailable(format!("response body: {e}"))
-                }
-            })?;
-            Ok(UpstreamResponse { status: parts.status, headers: parts.headers, body: body.to_bytes() })
+            Ok(UpstreamResponse { status: parts.status, headers: parts.headers, body, idle: self.timeout })
         };
         // Never past the invocation's end either: a clean 504 rather than Lambda's timeout.
         let timeout = crate::time::invocation_left()

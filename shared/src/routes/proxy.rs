@@ -7,16 +7,15 @@ use crate::error::BffError;
 use crate::http::gate::require_csrf;
 use crate::http::params::body_bytes;
 use crate::proxy::path::{ProxyPath, check_method};
+use crate::proxy::stream::ProxyBody;
 use crate::proxy::upstream::Outgoing;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Request, Response};
 
-pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
+pub async fn handle(app: &App, req: Request) -> Result<Response<ProxyBody>, BffError> {
     let proxy = &app.config.proxy;
     require_csrf(req.headers(), &app.config.public_origin)?;
     check_method(req.method())?;
-    let raw_path = req.raw_http_path();
-    let rest = raw_path.strip_prefix("/api/").ok_or(BffError::PathNotAllowed)?;
-    let path = ProxyPath::parse(rest, &proxy.allowlist)?;
+    let path = ProxyPath::of_request(&req, &proxy.allowlist)?;
     let body = body_bytes(&req);
     if body.len() > proxy.max_request_bytes {
         return Err(BffError::PayloadTooLarge);

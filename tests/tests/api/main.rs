@@ -4,6 +4,7 @@
 
 mod batch;
 mod chaos;
+mod edge;
 mod faults;
 mod hostile;
 mod observability;

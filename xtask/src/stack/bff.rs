@@ -108,5 +108,7 @@ impl Watch {
 pub async fn wait_serving(proc: &mut Proc, port: u16, timeout: Duration) -> Result<(), String> {
     let probe = format!("http://localhost:{port}/auth/session");
     let client = probe_client();
-    wait_ready(proc, "the functions to serve /auth/session", timeout, || http_status_is(&client, &probe, 200)).await
+    // 403: the functions serve, and refuse a request without the front door's header (FRONT_DOOR_SECRET set).
+    let serving = || async { http_status_is(&client, &probe, 200).await || http_status_is(&client, &probe, 403).await };
+    wait_ready(proc, "the functions to serve /auth/session", timeout, serving).await
 }

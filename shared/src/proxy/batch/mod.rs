@@ -230,6 +230,7 @@ mod tests {
             allowlist: allow(),
             max_request_bytes: 1 << 20,
             timeout: std::time::Duration::from_secs(1),
+            streaming: false,
         };
         let path = ProxyPath::parse("domain/odata/$batch", &allow()).unwrap();
         let body = br#"{"requests":[{"id":"1","method":"GET","url":"Crm_Sales_Customers"}]}"#;
