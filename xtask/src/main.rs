@@ -279,7 +279,7 @@ async fn dev(signals: &mut Signals) -> Result<ExitCode, String> {
     ERP.net emulator              http://127.0.0.1:5005   (issuer http://127.0.0.1:5005/id)
     DynamoDB Local                http://127.0.0.1:8000   (table bff-sessions)
 
-  Test users (login / password):  demo / demo     alice / alice
+  Test users (login / password):  demo / demo     alice / alice     carol / carol
   Logs: {}/
   Press Ctrl-C to stop everything.
 "#,
