@@ -17,8 +17,11 @@ const BUNDLES: [&str; 5] = [
     "/etc/ssl/cert.pem",
 ];
 
-/// The usable platform roots.
-pub struct Roots(Vec<CertificateDer<'static>>);
+/// The usable platform roots: as read (for the SDK's PEM bundle) and as parsed once into a trust store (ours).
+pub struct Roots {
+    certs: Vec<CertificateDer<'static>>,
+    store: Arc<rustls::RootCertStore>,
+}
 
 impl Roots {
     /// Reads the platform's roots and keeps those rustls can use: what `SSL_CERT_FILE`/`SSL_CERT_DIR` name where
@@ -37,17 +40,15 @@ impl Roots {
         if usable.is_empty() {
             return Err(format!("no usable root certificates found ({:?})", loaded.errors));
         }
-        Ok(Roots(usable))
+        Ok(Roots { certs: usable, store: Arc::new(store) })
     }
 
     /// TLS 1.2/1.3 with aws-lc-rs, trusting these roots: for the identity-server and API clients.
     pub fn client_config(&self) -> Result<rustls::ClientConfig, rustls::Error> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(self.0.iter().cloned());
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         Ok(rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
+            .with_root_certificates(self.store.clone())
             .with_no_client_auth())
     }
 
@@ -65,7 +66,7 @@ impl Roots {
     /// Every root as one PEM bundle (what the SDK's trust store takes).
     fn pem(&self) -> Vec<u8> {
         let mut out = String::new();
-        for cert in &self.0 {
+        for cert in &self.certs {
             out.push_str("-----BEGIN CERTIFICATE-----\n");
             let b64 = STANDARD.encode(cert.as_ref());
             for line in b64.as_bytes().chunks(64) {
@@ -88,6 +89,7 @@ mod tests {
         let roots = Roots::load().expect("this machine has root certificates");
         let pem = roots.pem();
         let back: Vec<_> = CertificateDer::pem_slice_iter(&pem).collect::<Result<_, _>>().unwrap();
-        assert_eq!(back, roots.0);
+        assert_eq!(back, roots.certs);
+        assert_eq!(roots.store.len(), roots.certs.len());
     }
 }
