@@ -1,5 +1,7 @@
 // oidc-provider configured like ERP.net's identity server (IdentityServer under {root}/id).
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  createHash, createPrivateKey, generateKeyPairSync, randomBytes,
+} from 'node:crypto';
 
 import Provider, { errors, interactionPolicy } from 'oidc-provider';
 // oidc-provider's own key registration (internal module, pinned 9.13.3): re-run on `rotateKeys` to
@@ -22,8 +24,17 @@ export const MOUNT = '/id';
 export const RESOURCE = 'urn:erpnet:domainapi'; // resource indicator (must be a URI)
 export const AUDIENCE = 'DomainAPI'; // `aud` of access tokens, as in ERP.net
 
+// The key pair comes out DER-encoded and is re-imported before the JWK export. Exporting the KeyObject that
+// generateKeyPairSync returns deadlocked Node 20 about once in 40 starts: the export holds the key's mutex, a GC
+// inside it runs the finished key-generation job's destructor, and that takes the same mutex (main thread stuck in
+// ~KeyGenJob under ExportJWKRsaKey, seen with gdb). A re-imported key has a mutex of its own.
 function rsaJwk(kid) {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey: der } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+  });
+  const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
   return { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
 }
 
