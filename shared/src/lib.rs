@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod idp;
+pub mod instance;
 pub mod login;
 pub mod metrics;
 pub mod proxy;

@@ -127,6 +127,15 @@ impl SessionStore {
         Self { client, table: table.into() }
     }
 
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     /// One item, read consistently: how a write that may or may not have been applied is decided.
     async fn read_item(&self, pk: &str) -> Result<Option<Item>, StoreError> {
         let out =
