@@ -1,6 +1,8 @@
 // Deterministic test users and Domain API sample data for the ERP.net emulator.
 import { createHash } from 'node:crypto';
 
+import { config } from './state.js';
+
 // Test users. `sub` is the login name (as in ERP.net), `id` the stable user GUID.
 export const USERS = new Map([
   ['demo', {
@@ -77,6 +79,31 @@ const CUSTOMER_ROWS = [
   ['Plana Cafe', 'Sofia', true, 1500],
 ];
 
+// The `globex` instance's customers (EMULATOR_INSTANCE=globex): another company, so that a page of one instance
+// is told from the other's at a glance (numbers G0001…, other names and cities).
+const GLOBEX_CUSTOMER_ROWS = [
+  ['Globex Hammock Supplies', 'Cypress Creek', true, 40000],
+  ['Globex Volcano Works', 'Cypress Creek', true, 900000],
+  ['Springfield Nuclear Parts', 'Springfield', true, 250000],
+  ['Shelbyville Lemons', 'Shelbyville', true, 8000],
+  ['Capital City Couriers', 'Capital City', true, 60000],
+  ['Ogdenville Ice', 'Ogdenville', false, 0],
+  ['North Haverbrook Rail', 'North Haverbrook', true, 120000],
+  ['Brockway Bowling', 'Brockway', true, 5000],
+  ['Cypress Creek Catering', 'Cypress Creek', true, 15000],
+  ['Springfield Gorge Tours', 'Springfield', true, 22000],
+  ['Globex Data Center', 'Cypress Creek', true, 300000],
+  ['Waverly Hills Paper', 'Waverly Hills', false, 0],
+];
+
+// Per instance: the customers' rows, number prefix and the seed of their ids. `acme` is the default instance and
+// keeps the original data (C0001…), which the tests rely on.
+const CUSTOMERS_OF = {
+  acme: { rows: CUSTOMER_ROWS, prefix: 'C', seed: 'Crm_Sales_Customers' },
+  globex: { rows: GLOBEX_CUSTOMER_ROWS, prefix: 'G', seed: 'globex/Crm_Sales_Customers' },
+};
+const CUSTOMERS = CUSTOMERS_OF[config.instance] ?? CUSTOMERS_OF.acme;
+
 const PRODUCT_ROWS = [
   // [PartNumber, Name, Active, UnitPrice]
   ['P-1001', 'Steel Bolt M8', true, 0.25],
@@ -94,9 +121,9 @@ const PRODUCT_ROWS = [
 ];
 
 function buildCustomers() {
-  return CUSTOMER_ROWS.map(([Name, City, Active, CreditLimit], i) => ({
-    Id: fixedGuid(`Crm_Sales_Customers/${i + 1}`),
-    Number: `C${String(i + 1).padStart(4, '0')}`,
+  return CUSTOMERS.rows.map(([Name, City, Active, CreditLimit], i) => ({
+    Id: fixedGuid(`${CUSTOMERS.seed}/${i + 1}`),
+    Number: `${CUSTOMERS.prefix}${String(i + 1).padStart(4, '0')}`,
     Name,
     Active,
     City,
@@ -121,7 +148,7 @@ export const ENTITY_SETS = {
     properties: {
       Id: 'Edm.Guid', Number: 'Edm.String', Name: 'Edm.String', Active: 'Edm.Boolean', City: 'Edm.String', CreditLimit: 'Edm.Decimal',
     },
-    numberPrefix: 'C',
+    numberPrefix: CUSTOMERS.prefix,
     numberField: 'Number',
     build: buildCustomers,
   },

@@ -1,7 +1,7 @@
 // The login page (custom interaction): a plain HTML form with fields `login` and `password`.
 import { USERS } from './data.js';
 import { MOUNT, escapeHtml } from './provider.js';
-import { stats } from './state.js';
+import { config, stats } from './state.js';
 
 function page(res, status, title, inner) {
   const html = `<!DOCTYPE html>
@@ -29,7 +29,8 @@ ${inner}
 function loginForm(res, uid, { error, login = '', clientName, status = 200 } = {}) {
   const action = `${MOUNT}/interaction/${encodeURIComponent(uid)}`;
   page(res, status, 'Sign in - ERP.net emulator', `<h1>Sign in</h1>
-<p>to ${escapeHtml(clientName || 'the application')} (ERP.net emulator)</p>
+<p>to ${escapeHtml(clientName || 'the application')} (ERP.net emulator, instance
+<strong id="instance">${escapeHtml(config.instance)}</strong>)</p>
 ${error ? `<p class="error" id="error" role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="${action}/login" id="login-form">
 <label>Login <input type="text" name="login" id="login" value="${escapeHtml(login)}" autocomplete="username" autofocus></label>

@@ -241,6 +241,15 @@ export async function createProvider() {
     conformIdTokenClaims: false,
     clockTolerance: 0,
     cookies: {
+      // Cookies are per host, not per port: two emulators on 127.0.0.1 (acme :5005, globex :5006) would
+      // overwrite each other's login cookies in one browser. Each instance but acme names its own.
+      ...(config.instance === 'acme' ? {} : {
+        names: {
+          session: `_session_${config.instance}`,
+          interaction: `_interaction_${config.instance}`,
+          resume: `_interaction_resume_${config.instance}`,
+        },
+      }),
       keys: cookieKeys,
       long: { httpOnly: true, sameSite: 'lax', signed: true },
       short: { httpOnly: true, sameSite: 'lax', signed: true },

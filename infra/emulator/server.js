@@ -215,7 +215,7 @@ async function handleHooks(req, res, pathname, searchParams) {
   const route = `${req.method} ${pathname}`;
   switch (route) {
     case 'GET /__emulator/health':
-      sendJson(res, 200, { ok: true });
+      sendJson(res, 200, { ok: true, instance: config.instance });
       return;
     case 'GET /__emulator/stats':
       sendJson(res, 200, stats);
@@ -275,6 +275,7 @@ async function handleHooks(req, res, pathname, searchParams) {
     }
     case 'GET /__emulator/config':
       sendJson(res, 200, {
+        instance: config.instance,
         issuer: config.issuer,
         clientId: config.clientId,
         redirectUris: config.redirectUris,

@@ -28,7 +28,14 @@ if (!['reject', 'revoke-grant'].includes(refreshReuse)) {
   throw new Error(`EMULATOR_REFRESH_REUSE must be "reject" or "revoke-grant", got ${JSON.stringify(refreshReuse)}`);
 }
 
+const instance = str('EMULATOR_INSTANCE', 'acme');
+if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(instance)) {
+  throw new Error(`EMULATOR_INSTANCE must be a DNS label (a-z, 0-9, inner -), got ${JSON.stringify(instance)}`);
+}
+
 export const config = {
+  // which ERP.net instance this process plays: its sample data (data.js) and its cookie names depend on it
+  instance,
   host: str('EMULATOR_HOST', '127.0.0.1'),
   port: int('EMULATOR_PORT', 5005),
   clientId: str('EMULATOR_CLIENT_ID', 'my.trusted.app/first'),
