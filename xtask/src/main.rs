@@ -25,8 +25,9 @@ enum Cmd {
         #[arg(long, default_value = "bff-sessions")]
         name: String,
     },
-    /// `make dev`: DynamoDB Local (:8000), the emulator (:5005), the functions reloading on change (:9000) and the
-    /// example SPA (:5173). Ctrl-C stops everything; exits non-zero if a port is taken or a service dies.
+    /// `make dev`: DynamoDB Local (:8000), the emulators acme (:5005) and globex (:5006) in the instance registry,
+    /// the functions reloading on change (:9000) and the example SPA (:5173), on localhost, acme.localhost and
+    /// globex.localhost. Ctrl-C stops everything; exits non-zero if a port is taken or a service dies.
     Dev,
     /// Runs CMD with an in-memory DynamoDB Local on a free port, exported as BFF_TEST_DYNAMODB; then stops it.
     WithDynamodb {
@@ -51,6 +52,10 @@ enum Cmd {
         /// Serve the example SPA too (then the app's origin is the SPA's).
         #[arg(long)]
         spa: bool,
+        /// Multi-instance mode: a second emulator (`globex`), the instance registry (`acme`, `globex`) and the
+        /// apps on `acme.localhost:<port>` and `globex.localhost:<port>` (described under `instances`).
+        #[arg(long)]
+        instances: bool,
     },
     /// Checks CONFORMANCE.md (rows, statuses, reasons, that every named test exists, the summary) and prints the
     /// counts per source and status; `--write` first rewrites its summary from the table.
@@ -82,7 +87,7 @@ async fn main() -> ExitCode {
         Cmd::Dev => dev(sig).await,
         Cmd::WithDynamodb { cmd } => with_dynamodb(cmd, sig).await,
         Cmd::WithStack { cmd } => with_stack(cmd, sig).await,
-        Cmd::Stack { json: _, access_token_ttl, spa } => stack(access_token_ttl, spa, sig).await,
+        Cmd::Stack { json: _, access_token_ttl, spa, instances } => stack(access_token_ttl, spa, instances, sig).await,
         Cmd::Conformance { write } => conformance(write),
         Cmd::Peer { from } => xtask::peer::prepare(&from).map(|bin| {
             println!("{}", bin.display());
@@ -200,10 +205,18 @@ async fn with_stack(mut cmd: Vec<String>, signals: &mut Signals) -> Result<ExitC
     code
 }
 
-async fn stack(access_token_ttl: Option<u64>, spa: bool, signals: &mut Signals) -> Result<ExitCode, String> {
+async fn stack(
+    access_token_ttl: Option<u64>,
+    spa: bool,
+    instances: bool,
+    signals: &mut Signals,
+) -> Result<ExitCode, String> {
     use tokio::io::AsyncReadExt;
     let id = format!("e2e-{}", std::process::id());
     let mut opts = StackOptions::private(&id, "test-logs", test_dynamodb());
+    if instances {
+        opts = opts.with_instances();
+    }
     opts.access_token_ttl = access_token_ttl;
     opts.spa_port = spa.then(free_port);
     opts.client_secret = format!("e2e-{}", random_hex());
@@ -235,8 +248,13 @@ fn random_hex() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const DEV_PORTS: [(u16, &str); 4] =
-    [(8000, "DynamoDB Local"), (5005, "the ERP.net emulator"), (9000, "the BFF functions"), (5173, "Vite")];
+const DEV_PORTS: [(u16, &str); 5] = [
+    (8000, "DynamoDB Local"),
+    (5005, "the ERP.net emulator (acme)"),
+    (5006, "the ERP.net emulator (globex)"),
+    (9000, "the BFF functions"),
+    (5173, "Vite"),
+];
 
 async fn dev(signals: &mut Signals) -> Result<ExitCode, String> {
     for (port, what) in DEV_PORTS {
@@ -264,22 +282,31 @@ async fn dev(signals: &mut Signals) -> Result<ExitCode, String> {
         reload: true,
         ddb_proxy: false,
         bff_timeout: Duration::from_secs(300),
+        instances: true,
+        globex_port: 5006,
     };
-    eprintln!("starting DynamoDB Local, the ERP.net emulator, the functions and the SPA (logs in {})…", logs.display());
+    eprintln!(
+        "starting DynamoDB Local, two ERP.net emulators, the functions and the SPA (logs in {})…",
+        logs.display()
+    );
     let mut stack = tokio::select! {
         s = Stack::start(opts) => s?,
         _ = signals.recv() => return Ok(ExitCode::from(130)),
     };
     println!(
         r#"
-  ERP.net BFF is running locally.
+  ERP.net BFF is running locally, for two ERP.net instances.
 
-    App (SPA + BFF, one origin)   http://localhost:5173
+    App (SPA + BFF on one origin per instance; Chromium resolves *.localhost to this machine):
+      default instance            http://localhost:5173          (ERP.net emulator acme, from the environment)
+      instance acme               http://acme.localhost:5173     (customers C0001…)
+      instance globex             http://globex.localhost:5173   (customers G0001…)
     BFF functions (cargo lambda)  http://127.0.0.1:9000   (/auth/*, /api/*)
-    ERP.net emulator              http://127.0.0.1:5005   (issuer http://127.0.0.1:5005/id)
-    DynamoDB Local                http://127.0.0.1:8000   (table bff-sessions)
+    ERP.net emulator acme         http://127.0.0.1:5005   (issuer http://127.0.0.1:5005/id)
+    ERP.net emulator globex       http://127.0.0.1:5006   (issuer http://127.0.0.1:5006/id)
+    DynamoDB Local                http://127.0.0.1:8000   (table bff-sessions, with the registry: instance#acme, instance#globex)
 
-  Test users (login / password):  demo / demo     alice / alice     carol / carol
+  Test users (login / password), on both instances:  demo / demo     alice / alice     carol / carol
   Logs: {}/
   Press Ctrl-C to stop everything.
 "#,

@@ -8,11 +8,14 @@ use std::time::Duration;
 /// What the emulator needs to know about the one client (the BFF) it serves.
 #[derive(Clone, Debug)]
 pub struct EmulatorConfig {
+    /// The ERP.net instance it plays (`EMULATOR_INSTANCE`: `acme`, or `globex` with other sample data).
+    pub instance: String,
     pub port: u16,
     pub client_id: String,
     pub client_secret: String,
-    /// The app's public origin: redirect URI `{origin}/auth/callback`, post-logout URI `{origin}/`.
-    pub app_origin: String,
+    /// The app's public origins (one per host the app is served on): redirect URIs `{origin}/auth/callback`,
+    /// post-logout URIs `{origin}/`.
+    pub app_origins: Vec<String>,
     pub access_token_ttl: Option<u64>,
     /// Where the identity server sends back-channel logout tokens (the BFF's `/auth/backchannel-logout`).
     pub backchannel_logout_uri: Option<String>,
@@ -25,13 +28,15 @@ pub struct EmulatorConfig {
 impl EmulatorConfig {
     /// The emulator's environment.
     pub fn env(&self) -> Vec<(String, String)> {
+        let uris = |suffix: &str| self.app_origins.iter().map(|o| format!("{o}{suffix}")).collect::<Vec<_>>().join(",");
         let mut env: Vec<(String, String)> = vec![
+            ("EMULATOR_INSTANCE".into(), self.instance.clone()),
             ("EMULATOR_HOST".into(), "127.0.0.1".into()),
             ("EMULATOR_PORT".into(), self.port.to_string()),
             ("EMULATOR_CLIENT_ID".into(), self.client_id.clone()),
             ("EMULATOR_CLIENT_SECRET".into(), self.client_secret.clone()),
-            ("EMULATOR_REDIRECT_URIS".into(), format!("{}/auth/callback", self.app_origin)),
-            ("EMULATOR_POST_LOGOUT_URIS".into(), format!("{}/", self.app_origin)),
+            ("EMULATOR_REDIRECT_URIS".into(), uris("/auth/callback")),
+            ("EMULATOR_POST_LOGOUT_URIS".into(), uris("/")),
         ];
         if let Some(ttl) = self.access_token_ttl {
             env.push(("EMULATOR_ACCESS_TOKEN_TTL".into(), ttl.to_string()));

@@ -9,6 +9,7 @@
 pub mod bff;
 pub mod dynamodb;
 pub mod emulator;
+pub mod instances;
 pub mod process;
 pub mod spa;
 
@@ -57,6 +58,11 @@ pub struct StackOptions {
     pub ddb_proxy: bool,
     /// How long the first `GET /auth/session` may take (it builds and starts the function).
     pub bff_timeout: Duration,
+    /// Multi-instance mode ([`instances`]): the instance registry, with the first emulator as `acme` and a second
+    /// one, `globex`, on [`StackOptions::globex_port`]. Off: one instance, configured by the environment, as ever.
+    pub instances: bool,
+    /// The `globex` emulator's port (used only with `instances`).
+    pub globex_port: u16,
 }
 
 impl StackOptions {
@@ -79,7 +85,51 @@ impl StackOptions {
             reload: false,
             ddb_proxy: false,
             bff_timeout: Duration::from_secs(300),
+            instances: false,
+            globex_port: 0,
         }
+    }
+
+    /// Multi-instance mode, with the `globex` emulator on a free port.
+    pub fn with_instances(mut self) -> Self {
+        self.instances = true;
+        self.globex_port = free_port();
+        self
+    }
+
+    /// The app's origin on instance `key`'s host (`http://acme.localhost:{port}`).
+    pub fn instance_origin(&self, key: &str) -> String {
+        instances::origin_of(key, &self.app_origin())
+    }
+
+    /// The first emulator's configuration (the default instance's; `acme`'s too in multi-instance mode) and, in
+    /// multi-instance mode, `globex`'s.
+    fn emulator_configs(&self) -> (EmulatorConfig, Option<EmulatorConfig>) {
+        let mut origins = vec![self.app_origin()];
+        if self.instances {
+            origins.push(self.instance_origin(instances::ACME));
+        }
+        let first = EmulatorConfig {
+            instance: instances::ACME.into(),
+            port: self.emulator_port,
+            client_id: CLIENT_ID.into(),
+            client_secret: self.client_secret.clone(),
+            app_origins: origins,
+            access_token_ttl: self.access_token_ttl,
+            // Straight to the functions (server to server; in AWS it is `{PUBLIC_ORIGIN}/auth/backchannel-logout`).
+            backchannel_logout_uri: Some(format!("http://127.0.0.1:{}/auth/backchannel-logout", self.bff_port)),
+            state_file: self.emulator_state_file.then(|| self.logs.join(format!("{}-emulator-state.json", self.id))),
+            extra_env: self.emulator_env.clone(),
+        };
+        let second = self.instances.then(|| EmulatorConfig {
+            instance: instances::GLOBEX.into(),
+            port: self.globex_port,
+            client_secret: instances::globex_secret(&self.client_secret),
+            app_origins: vec![self.instance_origin(instances::GLOBEX)],
+            state_file: self.emulator_state_file.then(|| self.logs.join(format!("{}-globex-state.json", self.id))),
+            ..first.clone()
+        });
+        (first, second)
     }
 
     /// The app's public origin: the SPA's when there is one, else the BFF's; always on `localhost` (the emulator is
@@ -94,6 +144,8 @@ pub struct Stack {
     pub spa: Option<Proc>,
     pub bff: Proc,
     pub emulator: Emulator,
+    /// The second instance's emulator (multi-instance mode only).
+    pub globex: Option<Emulator>,
     pub ddb_proxy: Option<DdbProxy>,
     pub dynamodb: Option<DynamoLocal>,
     /// The DynamoDB endpoint the table lives at (the BFF's goes through `ddb_proxy` when there is one).
@@ -132,27 +184,24 @@ impl Stack {
             false => None,
         };
 
-        let app_origin = opts.app_origin();
-        let emulator_config = EmulatorConfig {
-            port: opts.emulator_port,
-            client_id: CLIENT_ID.into(),
-            client_secret: opts.client_secret.clone(),
-            app_origin: app_origin.clone(),
-            access_token_ttl: opts.access_token_ttl,
-            // Straight to the functions (server to server; in AWS it is `{PUBLIC_ORIGIN}/auth/backchannel-logout`).
-            backchannel_logout_uri: Some(format!("http://127.0.0.1:{}/auth/backchannel-logout", opts.bff_port)),
-            state_file: opts.emulator_state_file.then(|| logs.join(format!("{}-emulator-state.json", opts.id))),
-            extra_env: opts.emulator_env.clone(),
-        };
+        let (emulator_config, globex_config) = opts.emulator_configs();
+        let mut bff_env = vec![];
+        if opts.instances {
+            let url = |port: u16| format!("http://127.0.0.1:{port}");
+            instances::register(&client, &opts.table, instances::ACME, &url(opts.emulator_port)).await?;
+            instances::register(&client, &opts.table, instances::GLOBEX, &url(opts.globex_port)).await?;
+            bff_env = instances::bff_env(&opts.client_secret);
+        }
+        bff_env.extend(opts.bff_env.iter().cloned());
         let bff_config = BffConfig {
             erpnet_url: format!("http://127.0.0.1:{}", opts.emulator_port),
             client_id: CLIENT_ID.into(),
             client_secret: opts.client_secret.clone(),
-            public_origin: app_origin,
+            public_origin: opts.app_origin(),
             session_table: opts.table.clone(),
             dynamodb_endpoint: ddb_proxy.as_ref().map(DdbProxy::endpoint).unwrap_or_else(|| endpoint.clone()),
             backchannel_logout: true,
-            extra_env: opts.bff_env.clone(),
+            extra_env: bff_env,
         };
         let env_file = logs.join(format!("{}-bff.env", opts.id));
         bff_config.write_env_file(&env_file)?;
@@ -166,13 +215,19 @@ impl Stack {
         // The functions take longest: start them first, the emulator meanwhile.
         let bff_log = log("bff");
         let mut bff = watch.spawn(&bff_log)?;
-        let emulator = Emulator::start(&emulator_config, &log("emulator")).await?;
+        let (emulator_log, globex_log) = (log("emulator"), log("emulator-globex"));
+        let (emulator, globex) = tokio::try_join!(Emulator::start(&emulator_config, &emulator_log), async {
+            match &globex_config {
+                Some(c) => Emulator::start(c, &globex_log).await.map(Some),
+                None => Ok(None),
+            }
+        })?;
         bff::wait_serving(&mut bff, opts.bff_port, opts.bff_timeout).await?;
         let spa = match opts.spa_port {
             Some(port) => Some(spa::start(port, &format!("http://127.0.0.1:{}", opts.bff_port), &log("spa")).await?),
             None => None,
         };
-        Ok(Stack { spa, bff, emulator, ddb_proxy, dynamodb, endpoint, bff_log, env_file, watch, options: opts })
+        Ok(Stack { spa, bff, emulator, globex, ddb_proxy, dynamodb, endpoint, bff_log, env_file, watch, options: opts })
     }
 
     /// The app's public origin (the SPA's, or the BFF's without one).
@@ -192,6 +247,9 @@ impl Stack {
         }
         self.bff.check_running()?;
         self.emulator.proc.check_running()?;
+        if let Some(g) = &mut self.globex {
+            g.proc.check_running()?;
+        }
         if let Some(p) = &mut self.ddb_proxy {
             p.proc.check_running()?;
         }
@@ -218,7 +276,26 @@ impl Stack {
                 "emulator": self.emulator.proc.pid(),
                 "spa": self.spa.as_ref().map(Proc::pid),
                 "dynamodb": self.dynamodb.as_ref().map(DynamoLocal::pid),
+                "globex": self.globex.as_ref().map(|g| g.proc.pid()),
             },
+            "instances": self.describe_instances(),
+        })
+    }
+
+    /// Multi-instance mode: each registered instance's app origin, emulator, issuer and client secret (else null).
+    fn describe_instances(&self) -> serde_json::Value {
+        let Some(globex) = &self.globex else { return serde_json::Value::Null };
+        let one = |key: &str, emulator: &Emulator, secret: String| {
+            serde_json::json!({
+                "origin": self.options.instance_origin(key),
+                "emulatorOrigin": emulator.origin(),
+                "issuer": emulator.issuer(),
+                "clientSecret": secret,
+            })
+        };
+        serde_json::json!({
+            instances::ACME: one(instances::ACME, &self.emulator, self.options.client_secret.clone()),
+            instances::GLOBEX: one(instances::GLOBEX, globex, instances::globex_secret(&self.options.client_secret)),
         })
     }
 }
