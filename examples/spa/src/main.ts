@@ -278,6 +278,7 @@ async function start(): Promise<void> {
     if (e.persisted) location.reload();
   });
 
+  $('app-host').textContent = location.host;
   $('signin').addEventListener('click', () => login());
   $('error-signin').addEventListener('click', () => login());
   $('error-dismiss').addEventListener('click', clearError);
