@@ -91,9 +91,11 @@ function tail(file, lines = 25) {
 
 /**
  * Starts emulator + BFF + SPA for one test run (`cargo xtask stack`). `accessTokenTtl` is the emulator's
- * access-token lifetime (seconds). Returns handles and helpers; `stop()` ends everything (call it in an `after` hook).
+ * access-token lifetime (seconds). `instances`: multi-instance mode (`--instances`): a second emulator and the
+ * instance registry, the app on `acme.localhost:<port>` and `globex.localhost:<port>` too (`stack.instances`).
+ * Returns handles and helpers; `stop()` ends everything (call it in an `after` hook).
  */
-export async function startStack({ accessTokenTtl = 3600 } = {}) {
+export async function startStack({ accessTokenTtl = 3600, instances = false } = {}) {
   const dynamodb = process.env.BFF_TEST_DYNAMODB;
   if (!dynamodb) {
     throw new Error(
@@ -106,7 +108,7 @@ export async function startStack({ accessTokenTtl = 3600 } = {}) {
   const fd = fs.openSync(log, 'w');
   const child = spawn(
     'cargo',
-    ['xtask', 'stack', '--json', '--spa', '--access-token-ttl', String(accessTokenTtl)],
+    ['xtask', 'stack', '--json', '--spa', '--access-token-ttl', String(accessTokenTtl), ...(instances ? ['--instances'] : [])],
     { cwd: ROOT, stdio: ['pipe', 'pipe', fd], detached: true },
   );
   fs.closeSync(fd);
@@ -140,7 +142,8 @@ export async function startStack({ accessTokenTtl = 3600 } = {}) {
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk) => {
     out += chunk;
-    const line = out.split('\n').find((l) => l.startsWith('{'));
+    // Complete lines only (a chunk may end inside the JSON).
+    const line = out.split('\n').slice(0, -1).find((l) => l.startsWith('{'));
     if (!info && line) info = JSON.parse(line);
   });
   try {
@@ -154,6 +157,7 @@ export async function startStack({ accessTokenTtl = 3600 } = {}) {
     throw e;
   }
   const { origin, emulatorOrigin, table } = info;
+  if (instances && !info.instances) throw new Error(`cargo xtask stack --instances described no instances: ${JSON.stringify(info)}`);
 
   return {
     origin,
@@ -162,14 +166,22 @@ export async function startStack({ accessTokenTtl = 3600 } = {}) {
     table,
     info,
     log,
+    /**
+     * Multi-instance mode: per registered instance (`acme`, `globex`) its app `origin`, `emulatorOrigin`, `issuer`,
+     * `url(path)` and the emulator's `stats()`. `{}` otherwise.
+     */
+    instances: Object.fromEntries(
+      Object.entries(info.instances ?? {}).map(([key, i]) => [key, {
+        ...i,
+        key,
+        url: (p) => i.origin + p,
+        stats: () => emulatorStats(i.emulatorOrigin),
+      }]),
+    ),
     url: (p) => origin + p,
     stop,
     /** The emulator's counters (`token.refresh_token`, `endSession`, …). */
-    async stats() {
-      const res = await fetch(`${emulatorOrigin}/__emulator/stats`);
-      if (!res.ok) throw new Error(`emulator stats: HTTP ${res.status}`);
-      return res.json();
-    },
+    stats: () => emulatorStats(emulatorOrigin),
     /** Fault switches of the emulator (the body replaces the whole set; `{}` switches all off). */
     async control(body) {
       const res = await fetch(`${emulatorOrigin}/__emulator/control`, {
@@ -192,6 +204,13 @@ export async function startStack({ accessTokenTtl = 3600 } = {}) {
       return keys.length;
     },
   };
+}
+
+/** An emulator's counters (`login.ok`, `token.authorization_code`, `endSession`, …). */
+async function emulatorStats(emulatorOrigin) {
+  const res = await fetch(`${emulatorOrigin}/__emulator/stats`);
+  if (!res.ok) throw new Error(`emulator stats: HTTP ${res.status}`);
+  return res.json();
 }
 
 /** One DynamoDB Local API call (it checks no signature, but wants the header's shape). */
