@@ -28,6 +28,10 @@ pub struct Options {
     pub private_dynamodb: bool,
     /// Put `infra/ddb-proxy.js` between the BFF and DynamoDB: counts operations, injects faults.
     pub ddb_proxy: bool,
+    /// Multi-instance mode (`xtask::stack::instances`): the registry with `acme` (this stack's emulator) and
+    /// `globex` (a second emulator, [`TestApp::globex`]), served on `acme.localhost:<bff port>` and
+    /// `globex.localhost:<bff port>`.
+    pub erp_instances: bool,
 }
 
 impl Default for Options {
@@ -40,6 +44,7 @@ impl Default for Options {
             emulator_state_file: false,
             private_dynamodb: false,
             ddb_proxy: false,
+            erp_instances: false,
         }
     }
 }
@@ -52,6 +57,8 @@ pub struct TestApp {
     pub bff_port: u16,
     pub bff_log: PathBuf,
     pub emulator: Emulator,
+    /// The `globex` instance's emulator ([`Options::erp_instances`] only).
+    pub globex: Option<Emulator>,
     pub ddb_proxy: Option<DdbProxy>,
     pub private_ddb: Option<PrivateDynamo>,
     pub table: String,
@@ -84,12 +91,16 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     so.concurrency = opts.concurrency;
     so.ddb_proxy = opts.ddb_proxy;
     so.bff_timeout = Duration::from_secs(180);
+    if opts.erp_instances {
+        so = so.with_instances();
+    }
     let stack = Stack::start(so).await.unwrap_or_else(|e| {
         panic!(
             "{e}\n(the tests need DynamoDB Local: run them under `cargo xtask with-dynamodb -- …`, as `make test` does)"
         )
     });
-    let Stack { spa: _, bff, emulator, ddb_proxy, dynamodb, endpoint, bff_log, env_file: _, watch, options } = stack;
+    let Stack { spa: _, bff, emulator, globex, ddb_proxy, dynamodb, endpoint, bff_log, env_file: _, watch, options } =
+        stack;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(120))
@@ -101,6 +112,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         bff_port: options.bff_port,
         bff_log,
         emulator,
+        globex,
         ddb_proxy,
         private_ddb: dynamodb,
         table: options.table,
