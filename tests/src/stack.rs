@@ -28,6 +28,8 @@ pub struct Options {
     pub private_dynamodb: bool,
     /// Put `infra/ddb-proxy.js` between the BFF and DynamoDB: counts operations, injects faults.
     pub ddb_proxy: bool,
+    /// Many instances (`crate::instances`): the registry on, `acme` (this emulator) and `globex` (a second one).
+    pub instances: bool,
 }
 
 impl Default for Options {
@@ -40,6 +42,7 @@ impl Default for Options {
             emulator_state_file: false,
             private_dynamodb: false,
             ddb_proxy: false,
+            instances: false,
         }
     }
 }
@@ -53,6 +56,8 @@ pub struct TestApp {
     pub bff_log: PathBuf,
     pub emulator: Emulator,
     pub ddb_proxy: Option<DdbProxy>,
+    /// The second ERP.net instance's emulator (`Options::instances`).
+    pub globex: Option<Emulator>,
     pub private_ddb: Option<PrivateDynamo>,
     pub table: String,
     pub dynamo: aws_sdk_dynamodb::Client,
@@ -84,6 +89,13 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     so.concurrency = opts.concurrency;
     so.ddb_proxy = opts.ddb_proxy;
     so.bff_timeout = Duration::from_secs(180);
+    if opts.instances {
+        crate::instances::prepare(&mut so, CLIENT_SECRET);
+    }
+    let globex = match opts.instances {
+        true => Some(crate::instances::start_globex(&so).await),
+        false => None,
+    };
     let stack = Stack::start(so).await.unwrap_or_else(|e| {
         panic!(
             "{e}\n(the tests need DynamoDB Local: run them under `cargo xtask with-dynamodb -- …`, as `make test` does)"
@@ -95,19 +107,26 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    TestApp {
+    let app = TestApp {
         instances: vec![],
         bff,
         bff_port: options.bff_port,
         bff_log,
         emulator,
         ddb_proxy,
+        globex,
         private_ddb: dynamodb,
         table: options.table,
         dynamo: xtask::local_dynamodb(&endpoint).await,
         http,
         watch,
+    };
+    if let Some(globex) = &app.globex {
+        use crate::instances::entry;
+        app.register("acme", &entry(app.emulator.port, "env:BFF_SECRET_ACME")).await;
+        app.register("globex", &entry(globex.port, "env:BFF_SECRET_GLOBEX")).await;
     }
+    app
 }
 
 /// Another Lambda runtime (its own `cargo lambda watch`, its own function processes) with the same configuration
