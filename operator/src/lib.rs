@@ -1,8 +1,10 @@
 //! `bff-operator`: a user's sessions in the deployed table, from a terminal, with the operator's AWS credentials
-//! (docs/operate.md). It works through the same store code as the functions (`shared::session::store`): a user's
+//! (docs/operate.md), and the registry of ERP.net instances ([`instance`], docs/instances.md). It works through the same store code as the functions (`shared::session::store`): a user's
 //! sessions come from the `by-user` index, ending one makes it the same tombstone as the user's own "End" does (its
 //! next call is refused; its refresh token is revoked when its browser comes back). It prints ids, devices and
 //! times only: never a token, a cookie value or a store key.
+
+pub mod instance;
 
 use clap::{Parser, Subcommand};
 use shared::session::store::SessionStore;
@@ -10,7 +12,10 @@ use shared::time::UnixTime;
 use std::io::Write;
 
 #[derive(Parser, Debug)]
-#[command(name = "bff-operator", about = "The BFF's sessions in its DynamoDB table (see docs/operate.md)")]
+#[command(
+    name = "bff-operator",
+    about = "The BFF's sessions and instance registry in its DynamoDB table (see docs/operate.md, docs/instances.md)"
+)]
 pub struct Cli {
     /// The sessions table (the stack's `SessionsTableName` output).
     #[arg(long, env = "SESSION_TABLE")]
@@ -45,6 +50,11 @@ pub enum Command {
     },
     /// How many live sessions the table holds.
     Count,
+    /// The registry of ERP.net instances (`<key>.<app host>`; docs/instances.md).
+    Instance {
+        #[command(subcommand)]
+        command: instance::InstanceCommand,
+    },
 }
 
 /// Runs `command` against `store`, writing its report to `out`.
@@ -82,6 +92,7 @@ pub async fn run(store: &SessionStore, command: &Command, out: &mut impl Write) 
             writeln!(out, "ended {ended} session(s) of {user}").map_err(io)
         }
         Command::Count => writeln!(out, "{} live session(s)", store.count_live(now).await.map_err(err)?).map_err(io),
+        Command::Instance { command } => instance::run(store, command, out).await,
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::error::BffError;
 use crate::idp::IdentityServer;
+use crate::instance::{Instance, Instances};
 use crate::proxy::stream::ProxyBody;
 use crate::proxy::upstream::UpstreamClient;
 use crate::session::refresh::TokenKeeper;
@@ -19,8 +20,9 @@ pub struct App {
     pub config: Config,
     /// Sessions and pending logins (DynamoDB).
     pub store: SessionStore,
-    /// The ERP.net identity server: discovery, keys, the token endpoint, the client secret.
-    pub idp: Arc<IdentityServer>,
+    /// The ERP.net instances: each with its identity server (discovery, keys, the token endpoint, the client
+    /// secret) and its API.
+    pub instances: Instances,
     /// The client for the ERP.net API.
     pub upstream: UpstreamClient,
     /// Keeps access tokens fresh (refresh single-flight across instances).
@@ -49,20 +51,34 @@ impl App {
             .await;
         let store = SessionStore::new(aws_sdk_dynamodb::Client::new(&aws), config.session.table.clone());
         let tls = roots.client_config()?;
-        let idp = Arc::new(IdentityServer::new(&config.idp, tls.clone())?);
+        let idp_http = IdentityServer::http_client(&config.idp, tls.clone())?;
+        let instances = Instances::new(&config, idp_http, store.clone());
         let upstream = UpstreamClient::new(config.proxy.timeout, tls);
-        let keeper = TokenKeeper::new(store.clone(), idp.clone(), &config.session);
-        Ok(Self { config, store, idp, upstream, keeper })
+        let keeper = TokenKeeper::new(store.clone(), &config.session);
+        Ok(Self { config, store, instances, upstream, keeper })
     }
 }
 
 impl App {
-    /// The session the request's cookie leads to (see `session::current::load`).
+    /// The ERP.net instance the request is for (by its host, when the registry is on).
+    pub async fn instance(&self, req: &Request) -> Result<Arc<Instance>, BffError> {
+        self.instances.for_request(req.headers()).await
+    }
+
+    /// [`App::instance`] for a request the SPA makes: it must carry `X-CSRF: 1` and no foreign `Origin`.
+    pub async fn instance_for_spa(&self, req: &Request) -> Result<Arc<Instance>, BffError> {
+        let instance = self.instance(req).await?;
+        crate::http::gate::require_csrf(req.headers(), &instance.origin)?;
+        Ok(instance)
+    }
+
+    /// The session of `instance` the request's cookie leads to (see `session::current::load`).
     pub async fn current_session(
         &self,
+        instance: &Instance,
         headers: &lambda_http::http::HeaderMap,
     ) -> Result<crate::session::current::CurrentSession, BffError> {
-        crate::session::current::load(&self.store, &self.idp, &self.config.session, headers).await
+        crate::session::current::load(&self.store, instance, &self.config.session, headers).await
     }
 }
 

@@ -19,6 +19,7 @@ pub const CODES: &[(&str, u16)] = &[
     ("invalid_batch", 400),
     ("invalid_logout_token", 400),
     ("not_found", 404),
+    ("unknown_instance", 404),
     ("payload_too_large", 413),
     ("login_failed", 400),
     ("idp_unavailable", 502),
@@ -56,6 +57,9 @@ pub enum BffError {
     InvalidLogoutToken(&'static str),
     #[error("not found: {0}")]
     NotFound(&'static str),
+    /// The request's host names no enabled instance of the registry.
+    #[error("unknown instance")]
+    UnknownInstance,
     #[error("payload too large")]
     PayloadTooLarge,
     /// The sign-in could not be completed; `error` is one of the codes OAuth 2.0 / OpenID Connect define (see
@@ -111,6 +115,7 @@ impl BffError {
             InvalidBatch(_) => "invalid_batch",
             InvalidLogoutToken(_) => "invalid_logout_token",
             NotFound(_) => "not_found",
+            UnknownInstance => "unknown_instance",
             PayloadTooLarge => "payload_too_large",
             LoginFailed { .. } => "login_failed",
             IdpUnavailable(_) => "idp_unavailable",
@@ -138,6 +143,7 @@ impl BffError {
             InvalidBatch(_) => "The $batch body cannot be read, so its requests cannot be checked.",
             InvalidLogoutToken(_) => "The logout token is not valid.",
             NotFound(_) => "Not found.",
+            UnknownInstance => "No ERP.net instance is served on this host.",
             PayloadTooLarge => "The request body is too large.",
             LoginFailed { .. } => "Sign-in could not be completed.",
             IdpUnavailable(_) => "The identity server is unavailable.",
@@ -245,6 +251,7 @@ mod tests {
             BffError::InvalidBatch("x"),
             BffError::InvalidLogoutToken("x"),
             BffError::NotFound("x"),
+            BffError::UnknownInstance,
             BffError::PayloadTooLarge,
             BffError::LoginFailed { error: "e", detail: "d" },
             BffError::IdpUnavailable("x".into()),

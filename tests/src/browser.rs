@@ -50,6 +50,24 @@ impl Resp {
     }
 }
 
+/// Resolves `localhost` and every `*.localhost` name to the loopback address, as Chromium does (RFC 6761 §6.3;
+/// glibc here resolves only `localhost` itself), and anything else as the system does.
+struct Loopback;
+
+impl reqwest::dns::Resolve for Loopback {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_ascii_lowercase();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> = if host == "localhost" || host.ends_with(".localhost") {
+                vec![([127, 0, 0, 1], 0).into()]
+            } else {
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect()
+            };
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// A browser-like HTTP client: cookies per host, no automatic redirects.
 #[derive(Clone)]
 pub struct Browser {
@@ -67,6 +85,7 @@ impl Default for Browser {
 impl Browser {
     pub fn new() -> Self {
         let client = reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(Loopback))
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(120))
             .build()

@@ -13,6 +13,7 @@
 
 pub mod browser;
 pub mod emulator;
+pub mod instances;
 pub mod signin;
 pub mod stack;
 pub mod storm;

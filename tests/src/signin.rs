@@ -9,9 +9,14 @@ use url::Url;
 impl TestApp {
     /// `GET /auth/login?returnUrl=…` → the authorize URL the BFF redirects to.
     pub async fn start_login(&self, b: &mut Browser, return_url: Option<&str>) -> Url {
+        self.start_login_at(&self.origin(), b, return_url).await
+    }
+
+    /// [`TestApp::start_login`] on `origin` (an instance's host).
+    pub async fn start_login_at(&self, origin: &str, b: &mut Browser, return_url: Option<&str>) -> Url {
         let url = match return_url {
-            Some(r) => format!("{}/auth/login?returnUrl={}", self.origin(), enc(r)),
-            None => format!("{}/auth/login", self.origin()),
+            Some(r) => format!("{origin}/auth/login?returnUrl={}", enc(r)),
+            None => format!("{origin}/auth/login"),
         };
         let r = b.get(&url).await;
         assert_eq!(r.status, 302, "login should redirect: {}", r.text());
@@ -21,11 +26,16 @@ impl TestApp {
     /// Drives the emulator's real login page from the authorize URL until it redirects back to the app; returns
     /// that callback URL without calling it.
     pub async fn authenticate_at_emulator(&self, b: &mut Browser, authorize: &Url, login: &str, password: &str) -> Url {
+        self.authenticate_for(&self.origin(), b, authorize, login, password).await
+    }
+
+    /// [`TestApp::authenticate_at_emulator`] for a sign-in that returns to `origin`.
+    pub async fn authenticate_for(&self, origin: &str, b: &mut Browser, authorize: &Url, login: &str, pw: &str) -> Url {
         let mut r = b.get(authorize.as_str()).await;
         for _ in 0..10 {
             if let Some(loc) = r.location() {
                 let next = r.url.join(loc).unwrap();
-                if next.as_str().starts_with(&self.origin()) {
+                if next.as_str().starts_with(origin) {
                     return next;
                 }
                 r = b.get(next.as_str()).await;
@@ -35,15 +45,20 @@ impl TestApp {
             let html = r.text();
             let action = form_action(&html, "login-form").unwrap_or_else(|| panic!("no login form in {html}"));
             let action = r.url.join(&action).unwrap();
-            r = b.post_form(action.as_str(), &[("login", login), ("password", password)]).await;
+            r = b.post_form(action.as_str(), &[("login", login), ("password", pw)]).await;
         }
         panic!("the emulator did not redirect back to the app");
     }
 
     /// A full sign-in: login → emulator login page → callback. Returns the callback's response.
     pub async fn sign_in(&self, b: &mut Browser, login: &str, password: &str) -> Resp {
-        let authorize = self.start_login(b, Some("/")).await;
-        let callback = self.authenticate_at_emulator(b, &authorize, login, password).await;
+        self.sign_in_at(&self.origin(), b, login, password).await
+    }
+
+    /// [`TestApp::sign_in`] on `origin` (an instance's host).
+    pub async fn sign_in_at(&self, origin: &str, b: &mut Browser, login: &str, password: &str) -> Resp {
+        let authorize = self.start_login_at(origin, b, Some("/")).await;
+        let callback = self.authenticate_for(origin, b, &authorize, login, password).await;
         let r = b.get(callback.as_str()).await;
         assert_eq!(r.status, 302, "callback failed: {}", r.text());
         r
@@ -58,9 +73,22 @@ impl TestApp {
         body: Option<Vec<u8>>,
         headers: &[(&str, &str)],
     ) -> Resp {
+        self.api_at(&self.origin(), b, method, path, body, headers).await
+    }
+
+    /// [`TestApp::api`] on `origin` (an instance's host).
+    pub async fn api_at(
+        &self,
+        origin: &str,
+        b: &mut Browser,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut h: Vec<(&str, &str)> = vec![("x-csrf", "1")];
         h.extend_from_slice(headers);
-        b.request(method, &self.url(path), &h, body).await
+        b.request(method, &format!("{origin}{path}"), &h, body).await
     }
 
     pub async fn session_json(&self, b: &mut Browser) -> Value {

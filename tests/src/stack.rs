@@ -28,10 +28,8 @@ pub struct Options {
     pub private_dynamodb: bool,
     /// Put `infra/ddb-proxy.js` between the BFF and DynamoDB: counts operations, injects faults.
     pub ddb_proxy: bool,
-    /// Multi-instance mode (`xtask::stack::instances`): the registry with `acme` (this stack's emulator) and
-    /// `globex` (a second emulator, [`TestApp::globex`]), served on `acme.localhost:<bff port>` and
-    /// `globex.localhost:<bff port>`.
-    pub erp_instances: bool,
+    /// Many instances (`crate::instances`): the registry on, `acme` (this emulator) and `globex` (a second one).
+    pub instances: bool,
 }
 
 impl Default for Options {
@@ -44,7 +42,7 @@ impl Default for Options {
             emulator_state_file: false,
             private_dynamodb: false,
             ddb_proxy: false,
-            erp_instances: false,
+            instances: false,
         }
     }
 }
@@ -57,9 +55,9 @@ pub struct TestApp {
     pub bff_port: u16,
     pub bff_log: PathBuf,
     pub emulator: Emulator,
-    /// The `globex` instance's emulator ([`Options::erp_instances`] only).
-    pub globex: Option<Emulator>,
     pub ddb_proxy: Option<DdbProxy>,
+    /// The second ERP.net instance's emulator (`Options::instances`).
+    pub globex: Option<Emulator>,
     pub private_ddb: Option<PrivateDynamo>,
     pub table: String,
     pub dynamo: aws_sdk_dynamodb::Client,
@@ -91,35 +89,46 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     so.concurrency = opts.concurrency;
     so.ddb_proxy = opts.ddb_proxy;
     so.bff_timeout = Duration::from_secs(180);
-    if opts.erp_instances {
-        so = so.with_instances();
+    if opts.instances {
+        crate::instances::prepare(&mut so, CLIENT_SECRET);
     }
+    let globex = match opts.instances {
+        true => Some(crate::instances::start_globex(&so).await),
+        false => None,
+    };
     let stack = Stack::start(so).await.unwrap_or_else(|e| {
         panic!(
             "{e}\n(the tests need DynamoDB Local: run them under `cargo xtask with-dynamodb -- …`, as `make test` does)"
         )
     });
-    let Stack { spa: _, bff, emulator, globex, ddb_proxy, dynamodb, endpoint, bff_log, env_file: _, watch, options } =
+    // `globex: _`: the tests start their own globex (crate::instances), not the stack's (`StackOptions::instances`).
+    let Stack { spa: _, bff, emulator, globex: _, ddb_proxy, dynamodb, endpoint, bff_log, env_file: _, watch, options } =
         stack;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    TestApp {
+    let app = TestApp {
         instances: vec![],
         bff,
         bff_port: options.bff_port,
         bff_log,
         emulator,
-        globex,
         ddb_proxy,
+        globex,
         private_ddb: dynamodb,
         table: options.table,
         dynamo: xtask::local_dynamodb(&endpoint).await,
         http,
         watch,
+    };
+    if let Some(globex) = &app.globex {
+        use crate::instances::entry;
+        app.register("acme", &entry(app.emulator.port, "env:BFF_SECRET_ACME")).await;
+        app.register("globex", &entry(globex.port, "env:BFF_SECRET_GLOBEX")).await;
     }
+    app
 }
 
 /// Another Lambda runtime (its own `cargo lambda watch`, its own function processes) with the same configuration

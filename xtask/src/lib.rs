@@ -3,6 +3,8 @@
 //! check of CONFORMANCE.md against the tests it names ([`conformance`]).
 
 pub mod conformance;
+#[cfg(test)]
+mod instances_template;
 pub mod peer;
 pub mod stack;
 

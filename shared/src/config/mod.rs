@@ -30,6 +30,17 @@ pub struct Config {
     pub idp: IdpConfig,
     pub session: SessionConfig,
     pub proxy: ProxyConfig,
+    pub instances: InstancesConfig,
+}
+
+/// Many ERP.net instances (`instance::Instances`): off, the environment's one instance serves every host.
+#[derive(Clone, Debug)]
+pub struct InstancesConfig {
+    /// `INSTANCE_REGISTRY=true`: `<key>.<public origin's host>` serves registry instance `key`; the public origin's
+    /// own host serves the environment's instance.
+    pub registry: bool,
+    /// `INSTANCE_CACHE_SECONDS` (60): how long a registry entry (or its absence) and its client secret are kept.
+    pub cache_for: Duration,
 }
 
 /// The client registration at one ERP.net identity server.
@@ -100,7 +111,11 @@ impl Config {
         let session = SessionConfig::read(&env, idp.timeout)?;
         let front_door =
             env.opt("FRONT_DOOR_SECRET").map(|v| FrontDoorSecret::parse("FRONT_DOOR_SECRET", &v)).transpose()?;
-        Ok(Config { public_origin, front_door, idp, session, proxy })
+        let instances = InstancesConfig {
+            registry: env.flag("INSTANCE_REGISTRY", false)?,
+            cache_for: env.secs("INSTANCE_CACHE_SECONDS", 60)?,
+        };
+        Ok(Config { public_origin, front_door, idp, session, proxy, instances })
     }
 }
 
@@ -164,12 +179,16 @@ impl IdpConfig {
 }
 
 fn scopes(env: &Env<'_>) -> Result<String, ConfigError> {
-    let scopes = env.opt("SCOPES").unwrap_or_else(|| "openid profile offline_access read update".into());
+    check_scopes("SCOPES", env.opt("SCOPES").unwrap_or_else(|| "openid profile offline_access read update".into()))
+}
+
+/// Scopes the BFF can work with: `openid` and `read` or `update`.
+pub(crate) fn check_scopes(var: &'static str, scopes: String) -> Result<String, ConfigError> {
     if !scopes.split_whitespace().any(|s| s == "openid") {
-        return Err(err("SCOPES", "must include `openid` (the ID token is needed at logout)"));
+        return Err(err(var, "must include `openid` (the ID token is needed at logout)"));
     }
     if !scopes.split_whitespace().any(|s| s == "read" || s == "update") {
-        return Err(err("SCOPES", "must include `read` or `update` (else the token cannot call the Domain API)"));
+        return Err(err(var, "must include `read` or `update` (else the token cannot call the Domain API)"));
     }
     Ok(scopes)
 }
@@ -285,6 +304,8 @@ mod tests {
             ("JWKS_MAX_AGE", "0"),
             ("REFRESH_FLOOR_SECONDS", "-1"),
             ("BACKCHANNEL_LOGOUT", "yes"),
+            ("INSTANCE_REGISTRY", "on"),
+            ("INSTANCE_CACHE_SECONDS", "0"),
             ("SCOPES", "profile read"),
             ("SCOPES", "openid profile"),
         ] {

@@ -1,7 +1,8 @@
-//! The client secret: from the environment (locally) or, in AWS, fetched once per execution environment from
-//! Secrets Manager through the AWS Parameters and Secrets Lambda Extension (`localhost:2773`, authenticated with
-//! the function's session token). Only the functions that call the token endpoint ever ask for it; a failed fetch
-//! is retried on the next request.
+//! The client secret: from the environment (locally) or, in AWS, fetched from Secrets Manager through the AWS
+//! Parameters and Secrets Lambda Extension (`localhost:2773`, authenticated with the function's session token).
+//! Kept for the life of the execution environment, or for the registry's cache time for a registered instance
+//! (so a rotated secret is picked up without a redeploy). Only the functions that call the token endpoint ever ask
+//! for it; a failed fetch is retried on the next request.
 
 use super::IdentityServer;
 use crate::error::BffError;
@@ -11,7 +12,27 @@ use crate::error::BffError;
 #[derive(Clone, Debug)]
 pub enum SecretSource {
     Value(ClientSecret),
-    SecretsManager { arn: String },
+    SecretsManager {
+        arn: String,
+    },
+    /// A registered instance's `env:BFF_SECRET_…` reference: a variable of the functions, read when needed.
+    Env {
+        var: String,
+    },
+}
+
+impl SecretSource {
+    /// A registry entry's `secret_ref`: a Secrets Manager ARN, or `env:BFF_SECRET_<NAME>` (upper case, digits,
+    /// `_`). Only that prefix: a registry entry must not be able to name `AWS_SECRET_ACCESS_KEY`.
+    pub fn from_ref(r: &str) -> Option<Self> {
+        if r.starts_with("arn:aws") && r.contains(":secretsmanager:") {
+            return Some(SecretSource::SecretsManager { arn: r.to_string() });
+        }
+        let var = r.strip_prefix("env:")?;
+        let name = var.strip_prefix("BFF_SECRET_")?;
+        let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        ok.then(|| SecretSource::Env { var: var.to_string() })
+    }
 }
 
 /// The client secret. Its `Debug` never shows the value.
@@ -34,16 +55,24 @@ impl std::fmt::Debug for ClientSecret {
 }
 
 impl IdentityServer {
-    /// The client secret, resolved on first use and kept for the life of the execution environment.
-    pub(super) async fn client_secret(&self) -> Result<&ClientSecret, BffError> {
-        self.secret
-            .get_or_try_init(|| async {
-                match &self.config.client_secret {
-                    SecretSource::Value(v) => Ok(v.clone()),
-                    SecretSource::SecretsManager { arn } => fetch_secret(&self.http, arn).await,
-                }
-            })
-            .await
+    /// The client secret, resolved on first use and kept for `secret_max_age` (unset: for good).
+    pub(super) async fn client_secret(&self) -> Result<ClientSecret, BffError> {
+        if let Some((v, at)) = &*self.secret.lock().expect("secret lock")
+            && self.secret_max_age.is_none_or(|max| at.elapsed() < max)
+        {
+            return Ok(v.clone());
+        }
+        let v = match &self.config.client_secret {
+            SecretSource::Value(v) => v.clone(),
+            SecretSource::SecretsManager { arn } => fetch_secret(&self.http, arn).await?,
+            SecretSource::Env { var } => std::env::var(var)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(ClientSecret::new)
+                .ok_or_else(|| BffError::Misconfigured(format!("{var} (an instance's client secret) is not set")))?,
+        };
+        *self.secret.lock().expect("secret lock") = Some((v.clone(), std::time::Instant::now()));
+        Ok(v)
     }
 }
 

@@ -16,13 +16,15 @@ use crate::config::IdpConfig;
 use crate::error::BffError;
 use client_secret::ClientSecret;
 use discovery::Discovery;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
 pub struct IdentityServer {
     http: reqwest::Client,
     config: IdpConfig,
-    secret: OnceCell<ClientSecret>,
+    secret: Mutex<Option<(ClientSecret, Instant)>>,
+    secret_max_age: Option<Duration>,
     discovery: OnceCell<Discovery>,
     jwks: jwks::JwksCache,
 }
@@ -33,22 +35,27 @@ fn transport_error(e: reqwest::Error) -> BffError {
 }
 
 impl IdentityServer {
-    /// Builds the client for the identity server (and the Secrets Manager extension): no redirects, the
-    /// configured timeout.
-    pub fn new(config: &IdpConfig, tls: rustls::ClientConfig) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+    /// The HTTP client for identity servers (and the Secrets Manager extension): no redirects, the configured
+    /// timeout. One per execution environment, shared by every instance's [`IdentityServer`].
+    pub fn http_client(config: &IdpConfig, tls: rustls::ClientConfig) -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(3)))
-            .build()?;
-        Ok(Self {
+            .build()
+    }
+
+    /// One identity server. `secret_max_age`: how long its client secret is kept (`None`: for good).
+    pub fn new(config: IdpConfig, http: reqwest::Client, secret_max_age: Option<Duration>) -> Self {
+        Self {
             http,
-            config: config.clone(),
-            secret: OnceCell::new(),
+            config,
+            secret: Mutex::new(None),
+            secret_max_age,
             discovery: OnceCell::new(),
             jwks: Default::default(),
-        })
+        }
     }
 
     pub fn issuer(&self) -> &str {

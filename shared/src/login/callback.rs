@@ -1,13 +1,15 @@
 //! Reading the identity server's answer at `/auth/callback`: the parameters (query or form_post), the issuer check
 //! (RFC 9207), and turning the code into a validated sign-in ([`sign_in`]: exchange + ID-token validation).
 
-use super::pending::PendingLogin;
+use super::pending::{self, Consumed, PendingLogin};
 use crate::config::ResponseMode;
 use crate::error::BffError;
 use crate::http::params::{Params, body_bytes};
 use crate::idp::IdentityServer;
 use crate::idp::token_endpoint::TokenError;
+use crate::instance::InstanceKey;
 use crate::session::SignedIn;
+use crate::session::store::SessionStore;
 use crate::session::tokens::TokenSet;
 use lambda_http::Request;
 use lambda_http::http::{Method, header};
@@ -73,6 +75,19 @@ pub fn is_navigation(req: &Request) -> bool {
 }
 
 /// The callback's parameters: from the query of a GET (query mode) or the form body of a POST (form_post mode).
+/// The callback's parameters, and the pending login their `state` names, consumed (see `pending::consume`).
+pub async fn take(
+    store: &SessionStore,
+    mode: ResponseMode,
+    instance: &InstanceKey,
+    req: &Request,
+) -> Result<(Params, Consumed), BffError> {
+    let params = read_params(req, mode)?;
+    let state = params.single("state")?.ok_or(BffError::InvalidRequest("the callback has no state"))?;
+    let login = pending::consume(store, instance, req.headers(), state).await?;
+    Ok((params, login))
+}
+
 pub fn read_params(req: &Request, mode: ResponseMode) -> Result<Params, BffError> {
     match (req.method(), mode) {
         (&Method::GET, ResponseMode::Query) => Ok(Params::from_query(req)),

@@ -10,6 +10,7 @@ use super::return_url::ReturnUrl;
 use crate::crypto::{b64url, open, seal};
 use crate::error::BffError;
 use crate::http::cookies;
+use crate::instance::InstanceKey;
 use crate::session::secrets::{CookieSecret, SessionSecret};
 use crate::session::store::SessionStore;
 use crate::time::UnixTime;
@@ -52,6 +53,8 @@ pub struct PendingLogin {
     pub created_at: UnixTime,
     /// The session the browser had when it started signing in: the callback ends it.
     pub previous: Option<SessionSecret>,
+    /// The ERP.net instance it signs in to: only that instance's callback may finish it.
+    pub instance: InstanceKey,
 }
 
 impl std::fmt::Debug for PendingLogin {
@@ -69,6 +72,8 @@ struct Wire {
     c: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     p: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    i: Option<String>,
 }
 
 impl PendingLogin {
@@ -79,6 +84,7 @@ impl PendingLogin {
             r: self.return_url.as_str().to_string(),
             c: self.created_at.secs(),
             p: self.previous.as_ref().map(SessionSecret::cookie_value),
+            i: (!self.instance.is_default()).then(|| self.instance.to_string()),
         };
         seal(&binding.login_key(), store_key.as_bytes(), &serde_json::to_vec(&wire).expect("serialize"))
     }
@@ -92,6 +98,10 @@ impl PendingLogin {
             return_url: ReturnUrl::parse_or_root(Some(&w.r)),
             created_at: UnixTime::from_secs(w.c),
             previous: w.p.as_deref().and_then(SessionSecret::parse),
+            instance: match w.i {
+                None => InstanceKey::default_instance(),
+                Some(i) => InstanceKey::parse(&i)?,
+            },
         })
     }
 }
@@ -115,6 +125,7 @@ impl Attempt {
 /// the browser's `previous` session (sealed too: the table never holds a usable cookie).
 pub async fn start(
     store: &SessionStore,
+    instance: &InstanceKey,
     return_url: ReturnUrl,
     previous: Option<SessionSecret>,
 ) -> Result<Attempt, BffError> {
@@ -131,6 +142,7 @@ pub async fn start(
         return_url,
         created_at,
         previous,
+        instance: instance.clone(),
     };
     let key = attempt.state.store_key();
     let sealed = pending.seal(&attempt.binding, &key);
@@ -147,8 +159,13 @@ pub struct Consumed {
 }
 
 /// Takes the pending login named by `state` exactly once, only with the login cookie of the browser that started it,
-/// and only within [`LOGIN_TTL`].
-pub async fn consume(store: &SessionStore, headers: &HeaderMap, state: &str) -> Result<Consumed, BffError> {
+/// only on the host of the instance it started on, and only within [`LOGIN_TTL`].
+pub async fn consume(
+    store: &SessionStore,
+    instance: &InstanceKey,
+    headers: &HeaderMap,
+    state: &str,
+) -> Result<Consumed, BffError> {
     if state.is_empty() || state.len() > 512 {
         return Err(BffError::login_failed("invalid_state", UNKNOWN));
     }
@@ -167,6 +184,7 @@ pub async fn consume(store: &SessionStore, headers: &HeaderMap, state: &str) -> 
         .take_login(&key, &binding.binding_hash())
         .await?
         .and_then(|sealed| PendingLogin::open(&sealed, &binding, &key))
+        .filter(|p| p.instance == *instance)
         .ok_or_else(|| BffError::login_failed("invalid_state", UNKNOWN))?;
     if UnixTime::now() > pending.created_at + LOGIN_TTL {
         return Err(BffError::login_failed("login_expired", "The sign-in took too long. Start again."));
@@ -187,6 +205,7 @@ mod tests {
             return_url: ReturnUrl::parse("/orders?id=7").unwrap(),
             created_at: UnixTime::from_secs(1_800_000_000),
             previous: Some(SessionSecret::generate()),
+            instance: InstanceKey::parse("acme").unwrap(),
         };
         let sealed = pending.seal(&binding, "login#k");
         let opened = PendingLogin::open(&sealed, &binding, "login#k").unwrap();
@@ -194,6 +213,7 @@ mod tests {
         assert_eq!(opened.nonce, pending.nonce);
         assert_eq!(opened.return_url, pending.return_url);
         assert_eq!(opened.created_at, pending.created_at);
+        assert_eq!(opened.instance, pending.instance);
         let previous = pending.previous.as_ref().unwrap();
         assert_eq!(opened.previous.unwrap().key(), previous.key());
         assert!(!sealed.windows(43).any(|w| w == previous.cookie_value().as_bytes()), "sealed, not in clear");

@@ -7,7 +7,7 @@ use super::stream::STREAM_LIMIT;
 use crate::config::BaseUrl;
 use crate::error::BffError;
 use crate::idp::tokens::AccessToken;
-use crate::session::refresh::{Fresh, TokenKeeper};
+use crate::session::refresh::{Fresh, Keeper};
 use crate::session::secrets::SessionSecret;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -122,7 +122,7 @@ impl UpstreamClient {
     /// session is kept (only the identity server's `invalid_grant` or its expiry end a session).
     pub async fn forward(
         &self,
-        keeper: &TokenKeeper,
+        keeper: &Keeper<'_>,
         secret: &SessionSecret,
         (session, tokens): Fresh,
         just_refreshed: bool,

@@ -20,7 +20,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     }
     let params = Params::parse(body_bytes(&req));
     let raw = params.single("logout_token")?.ok_or(BffError::InvalidLogoutToken("no logout_token"))?;
-    let ended = crate::session::backchannel::logout(&app.store, &app.idp, raw).await?;
+    let inst = app.instance(&req).await?;
+    let ended = crate::session::backchannel::logout(&app.store, &inst, raw).await?;
     tracing::info!(ended, "back-channel logout");
     Ok(empty(StatusCode::OK))
 }

@@ -17,6 +17,7 @@ use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
     require_method(&req, &[Method::GET], "GET")?;
+    let inst = app.instance(&req).await?;
     if !is_top_level_navigation(req.headers()) {
         return Err(BffError::InvalidRequest("a sign-in starts with a top-level navigation to /auth/login"));
     }
@@ -26,13 +27,13 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     let prompt_login = matches!(params.single("prompt"), Ok(Some("login")));
 
     // Discovery first: with the identity server down nothing is written (no pending login left behind).
-    app.idp.discovery().await?;
+    inst.idp.discovery().await?;
     let previous = match current::cookie(req.headers()) {
         Ok(SessionCookie::Valid(secret)) => Some(secret),
         _ => None,
     };
-    let attempt = pending::start(&app.store, return_url, previous).await?;
-    let location = app.idp.authorize_url(&attempt, prompt_login).await?;
+    let attempt = pending::start(&app.store, &inst.key, return_url, previous).await?;
+    let location = inst.idp.authorize_url(&attempt, prompt_login).await?;
     let cookie = cookies::set_login(
         &attempt.cookie_name(),
         attempt.binding.cookie_value(),

@@ -9,3 +9,5 @@ pub mod proxy;
 pub mod refresh;
 pub mod session;
 pub mod sessions;
+
+type Answer = Result<lambda_http::Response<lambda_http::Body>, crate::error::BffError>;

@@ -4,7 +4,6 @@
 
 use crate::app::App;
 use crate::error::BffError;
-use crate::http::gate::require_csrf;
 use crate::http::params::body_bytes;
 use crate::proxy::path::{ProxyPath, check_method};
 use crate::proxy::stream::ProxyBody;
@@ -13,7 +12,7 @@ use lambda_http::{Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<ProxyBody>, BffError> {
     let proxy = &app.config.proxy;
-    require_csrf(req.headers(), &app.config.public_origin)?;
+    let inst = app.instance_for_spa(&req).await?;
     check_method(req.method())?;
     let path = ProxyPath::of_request(&req, &proxy.allowlist)?;
     let body = body_bytes(&req);
@@ -22,11 +21,13 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<ProxyBody>, BffE
     }
     crate::proxy::batch::check(req.method(), req.headers(), &path, body, proxy)?;
 
-    let (secret, session) = app.current_session(req.headers()).await?.required()?;
+    let (secret, session) = app.current_session(&inst, req.headers()).await?.required()?;
     let loaded_version = session.version;
-    let fresh = app.keeper.fresh(&secret, session).await?;
+    let keeper = app.keeper.with(&inst.idp);
+    let fresh = keeper.fresh(&secret, session).await?;
     let just_refreshed = fresh.0.version != loaded_version;
-    let outgoing = Outgoing::new(&req, &proxy.api_base, &path, body);
-    let up = app.upstream.forward(&app.keeper, &secret, fresh, just_refreshed, &outgoing).await?;
-    crate::proxy::body::respond(up, &proxy.api_base)
+    // The session's own instance's API, whatever the path, host or headers say.
+    let outgoing = Outgoing::new(&req, &inst.api_base, &path, body);
+    let up = app.upstream.forward(&keeper, &secret, fresh, just_refreshed, &outgoing).await?;
+    crate::proxy::body::respond(up, &inst.api_base)
 }

@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::error::BffError;
-use crate::http::gate::{require_csrf, require_method};
+use crate::http::gate::require_method;
 use crate::http::respond::json;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -11,9 +11,9 @@ use serde_json::json;
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
     require_method(&req, &[Method::POST], "POST")?;
-    require_csrf(req.headers(), &app.config.public_origin)?;
-    let (secret, session) = app.current_session(req.headers()).await?.required()?;
-    let (session, _) = app.keeper.refresh_forced(&secret, session).await?;
+    let inst = app.instance_for_spa(&req).await?;
+    let (secret, session) = app.current_session(&inst, req.headers()).await?.required()?;
+    let (session, _) = app.keeper.with(&inst.idp).refresh_forced(&secret, session).await?;
     Ok(json(
         StatusCode::OK,
         &json!({

@@ -4,7 +4,7 @@
 use crate::app::App;
 use crate::error::BffError;
 use crate::http::cookies::{self, HINT};
-use crate::http::gate::{require_csrf, require_method};
+use crate::http::gate::require_method;
 use crate::http::respond::{json, with_cookies};
 use crate::session::current::CurrentSession;
 use crate::time::UnixTime;
@@ -14,8 +14,8 @@ use serde_json::json;
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
     require_method(&req, &[Method::GET], "GET")?;
-    require_csrf(req.headers(), &app.config.public_origin)?;
-    let CurrentSession::Active(secret, session) = app.current_session(req.headers()).await? else {
+    let inst = app.instance_for_spa(&req).await?;
+    let CurrentSession::Active(secret, session) = app.current_session(&inst, req.headers()).await? else {
         let anonymous = json(StatusCode::OK, &json!({"authenticated": false}));
         return Ok(with_cookies(anonymous, cookies::clear_ended(req.headers())));
     };

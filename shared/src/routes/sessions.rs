@@ -4,7 +4,6 @@
 use crate::app::App;
 use crate::error::BffError;
 use crate::http::cookies;
-use crate::http::gate::require_csrf;
 use crate::http::respond::{empty, json, with_cookies};
 use crate::session::{self, mine};
 use lambda_http::http::{Method, StatusCode};
@@ -18,8 +17,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
         (_, true) => return Err(BffError::MethodNotAllowed { allow: "GET, DELETE" }),
         (_, false) => return Err(BffError::MethodNotAllowed { allow: "DELETE" }),
     }
-    require_csrf(req.headers(), &app.config.public_origin)?;
-    let (secret, current) = app.current_session(req.headers()).await?.required()?;
+    let inst = app.instance_for_spa(&req).await?;
+    let (secret, current) = app.current_session(&inst, req.headers()).await?.required()?;
     if req.method() == Method::GET {
         return Ok(json(StatusCode::OK, &mine::list(&app.store, &current, app.config.session.idle_timeout).await?));
     }
@@ -28,7 +27,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
         return Ok(json(StatusCode::OK, &json!({ "ended": ended })));
     }
     if id == current.id {
-        session::end_with_secret(&app.store, &app.idp, &secret).await?;
+        session::end_with_secret(&app.store, &inst.idp, &secret).await?;
         return Ok(with_cookies(empty(StatusCode::NO_CONTENT), [cookies::clear_session(), cookies::clear_hint()]));
     }
     mine::end_one(&app.store, &current, &id).await?;

@@ -8,7 +8,7 @@ use super::tokens::TokenSet;
 use crate::config::SessionConfig;
 use crate::error::BffError;
 use crate::http::cookies;
-use crate::idp::IdentityServer;
+use crate::instance::Instance;
 use crate::time::UnixTime;
 use lambda_http::http::HeaderMap;
 
@@ -55,9 +55,12 @@ pub fn cookie(headers: &HeaderMap) -> Result<SessionCookie, BffError> {
 /// Reads the session cookie and loads its session: expired sessions end here; last-seen (and the TTL that follows
 /// from it) is written at most once per touch interval, not once per request. A session ended from elsewhere is
 /// finished by its own browser here: its refresh token (only this cookie opens it) is revoked, its item deleted.
+///
+/// A session of another instance (its cookie carried to this host by hand: browsers keep `__Host-` cookies per
+/// host) is not this request's: `Gone`, and its item is left alone.
 pub async fn load(
     store: &SessionStore,
-    idp: &IdentityServer,
+    instance: &Instance,
     config: &SessionConfig,
     headers: &HeaderMap,
 ) -> Result<CurrentSession, BffError> {
@@ -67,11 +70,12 @@ pub async fn load(
         SessionCookie::Valid(secret) => secret,
     };
     let session = match store.load(&secret.key()).await? {
-        Loaded::Live(session) => session,
-        Loaded::Missing => return Ok(CurrentSession::Gone),
-        Loaded::Ended(sealed) => {
+        Loaded::Live(session) if session.instance == instance.key => session,
+        Loaded::Live(_) | Loaded::Missing => return Ok(CurrentSession::Gone),
+        Loaded::Ended(_, other) if other != instance.key => return Ok(CurrentSession::Gone),
+        Loaded::Ended(sealed, _) => {
             if let Some(rt) = TokenSet::open(&sealed, &secret).and_then(|t| t.refresh_token) {
-                idp.revoke(&rt).await;
+                instance.idp.revoke(&rt).await;
             }
             store.delete_session(&secret.key()).await?;
             return Ok(CurrentSession::Gone);

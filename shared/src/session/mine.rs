@@ -3,8 +3,9 @@
 //! Only opaque ids leave: never a cookie, a store key or anything that opens a session.
 
 use super::Session;
-use super::store::{Listed, SessionStore};
+use super::store::{Listed, SessionStore, index_key};
 use crate::error::BffError;
+use crate::instance::InstanceKey;
 use crate::metrics::Metric;
 use crate::time::UnixTime;
 use serde_json::{Value, json};
@@ -31,7 +32,7 @@ impl EndedBy {
 pub async fn list(store: &SessionStore, current: &Session, idle: std::time::Duration) -> Result<Value, BffError> {
     let now = UnixTime::now();
     let id = ensure_listed(store, current).await?;
-    let mut listed = store.user_sessions(&current.sub, now).await?;
+    let mut listed = store.user_sessions(&current.user_key(), now).await?;
     listed.retain(|l| l.id != id);
     let mine = json!({
         "id": id,
@@ -62,7 +63,7 @@ async fn ensure_listed(store: &SessionStore, current: &Session) -> Result<String
         return Ok(current.id.clone());
     }
     let id = crate::crypto::b64url(&crate::crypto::random_bytes::<16>());
-    store.give_id(&current.key, &id, &current.sub).await?;
+    store.give_id(&current.key, &id, &current.user_key()).await?;
     Ok(id)
 }
 
@@ -70,7 +71,7 @@ async fn ensure_listed(store: &SessionStore, current: &Session) -> Result<String
 /// such session (someone else's id included), and then nothing happens to it.
 pub async fn end_one(store: &SessionStore, current: &Session, id: &str) -> Result<(), BffError> {
     let now = UnixTime::now();
-    let target = store.user_sessions(&current.sub, now).await?.into_iter().find(|l| l.id == id);
+    let target = store.user_sessions(&current.user_key(), now).await?.into_iter().find(|l| l.id == id);
     match target {
         Some(l) if end(store, &l, EndedBy::User, now).await? => Ok(()),
         _ => Err(BffError::NotFound("You have no session with this id.")),
@@ -80,7 +81,7 @@ pub async fn end_one(store: &SessionStore, current: &Session, id: &str) -> Resul
 /// Ends every other session of `current`'s user; returns how many ended.
 pub async fn end_others(store: &SessionStore, current: &Session) -> Result<usize, BffError> {
     let now = UnixTime::now();
-    let others = store.user_sessions(&current.sub, now).await?.into_iter().filter(|l| l.key != current.key);
+    let others = store.user_sessions(&current.user_key(), now).await?.into_iter().filter(|l| l.key != current.key);
     let mut ended = 0;
     for l in others {
         ended += usize::from(end(store, &l, EndedBy::User, now).await?);
@@ -100,8 +101,16 @@ pub async fn end(store: &SessionStore, l: &Listed, by: EndedBy, now: UnixTime) -
 
 /// Ends the sessions a back-channel logout token names: those of the ERP.net session `sid` (of `sub`, when both are
 /// given), or every session of `sub`. Returns how many ended.
-pub async fn end_by_idp(store: &SessionStore, sub: Option<&str>, sid: Option<&str>) -> Result<usize, BffError> {
+pub async fn end_by_idp(
+    store: &SessionStore,
+    instance: &InstanceKey,
+    sub: Option<&str>,
+    sid: Option<&str>,
+) -> Result<usize, BffError> {
     let now = UnixTime::now();
+    let sub = sub.map(|s| index_key(instance, s));
+    let sid = sid.map(|s| index_key(instance, s));
+    let (sub, sid) = (sub.as_deref(), sid.as_deref());
     let targets: Vec<(crate::session::secrets::SessionKey, String)> = match (sid, sub) {
         (Some(sid), _) => {
             store.idp_sessions(sid).await?.into_iter().filter(|(_, s)| sub.is_none_or(|u| u == s)).collect()

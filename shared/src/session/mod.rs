@@ -15,6 +15,7 @@ pub mod tokens;
 use crate::config::SessionConfig;
 use crate::error::BffError;
 use crate::idp::IdentityServer;
+use crate::instance::InstanceKey;
 use crate::time::{UnixMillis, UnixTime};
 use secrets::{SessionKey, SessionSecret};
 use std::time::Duration;
@@ -31,6 +32,8 @@ pub struct Session {
     pub sub: String,
     /// ERP.net's `sid` claim, when the ID token had one.
     pub idp_sid: Option<String>,
+    /// The ERP.net instance it was signed in to: its tokens go to that instance only.
+    pub instance: InstanceKey,
     /// A coarse device label ("Chrome on Windows").
     pub device: String,
     /// The user's stable key (ERP.net's `id` claim; `sub` when absent).
@@ -70,6 +73,11 @@ impl Session {
         self.idle_expires_at(idle_timeout).min(self.absolute_expires_at)
     }
 
+    /// The user as the sessions index knows them (instance-qualified: see `store::index_key`).
+    pub fn user_key(&self) -> String {
+        store::index_key(&self.instance, &self.sub)
+    }
+
     pub fn is_expired(&self, now: UnixTime, idle_timeout: Duration) -> bool {
         now >= self.expires_at(idle_timeout)
     }
@@ -86,6 +94,7 @@ impl Session {
     pub async fn start(
         store: &SessionStore,
         config: &SessionConfig,
+        instance: &InstanceKey,
         signed_in: SignedIn,
         device: String,
     ) -> Result<(SessionSecret, UnixTime), BffError> {
@@ -96,6 +105,7 @@ impl Session {
             id: crate::crypto::b64url(&crate::crypto::random_bytes::<16>()),
             sub: signed_in.sub,
             idp_sid: signed_in.idp_sid,
+            instance: instance.clone(),
             device,
             user_id: signed_in.user_id,
             claims: signed_in.claims,
@@ -146,7 +156,7 @@ pub async fn end_with_secret(
     let key = secret.key();
     let sealed = match store.load(&key).await? {
         store::Loaded::Live(session) => session.sealed_tokens,
-        store::Loaded::Ended(sealed) => sealed,
+        store::Loaded::Ended(sealed, _) => sealed,
         store::Loaded::Missing => return Ok(()),
     };
     if let Some(rt) = TokenSet::open(&sealed, secret).and_then(|t| t.refresh_token) {
@@ -170,6 +180,7 @@ mod tests {
             id: "i".into(),
             sub: "s".into(),
             idp_sid: None,
+            instance: InstanceKey::default_instance(),
             device: "d".into(),
             user_id: "u".into(),
             claims: Default::default(),

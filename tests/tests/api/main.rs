@@ -7,6 +7,7 @@ mod chaos;
 mod edge;
 mod faults;
 mod hostile;
+mod instances;
 mod observability;
 mod operator;
 mod refresh;

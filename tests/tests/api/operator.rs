@@ -1,13 +1,16 @@
 //! The operator command (`bff-operator`, the `operator/` crate) against DynamoDB Local and a real stack: list a
 //! user's sessions, end one, end all of a user's, count live sessions; never a token, cookie value or store key in
-//! what it prints.
+//! what it prints. And the instance registry (`instance list|put|disable|enable`), read back through the store
+//! API the functions use.
 
+use bff_operator::instance::InstanceCommand;
 use bff_operator::{Cli, Command, run};
 use clap::Parser;
 use reqwest::Method;
 use shared::http::cookies::SESSION;
+use shared::instance::InstanceKey;
 use shared::session::store::SessionStore;
-use tests::{Browser, TestApp, spawn_app};
+use tests::{Browser, TestApp, dynamodb_endpoint, free_port, spawn_app};
 
 const API: &str = "/api/domain/odata/Crm_Sales_Customers?$top=1";
 
@@ -77,9 +80,125 @@ async fn the_operator_lists_ends_one_ends_all_and_counts_without_printing_a_secr
     }
 }
 
+async fn operator_on(store: &SessionStore, args: &[&str]) -> Result<String, String> {
+    let cli = Cli::try_parse_from(["bff-operator", "--table", store.table()].iter().chain(args))
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    run(store, &cli.command, &mut out).await.map(|()| String::from_utf8(out).unwrap())
+}
+
+const ACME_ARN: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:bff/instances/acme-AbCdEf";
+
+/// DynamoDB Local only (no stack): a table of this test's own, created from template.yaml's definition.
+#[tokio::test]
+async fn the_operator_puts_lists_disables_and_enables_an_instance() {
+    let client = xtask::local_dynamodb(&dynamodb_endpoint()).await;
+    let table = format!("operator-instances-{}-{}", std::process::id(), free_port());
+    xtask::create_table(&client, &table).await.unwrap_or_else(|e| {
+        panic!("{e}\n(the tests need DynamoDB Local: run them under `cargo xtask with-dynamodb -- …`)")
+    });
+    let store = SessionStore::new(client, table);
+    let acme = InstanceKey::parse("acme").unwrap();
+
+    let put = ["instance", "put", "acme", "--url", "https://acme.my.erp.net", "--client-id", "partner.app/acme"];
+    let out = operator_on(&store, &[&put[..], &["--secret-ref", ACME_ARN, "--scopes", "openid read"]].concat()).await;
+    assert_eq!(
+        out.unwrap().trim(),
+        "put acme (enabled): issuer https://acme.my.erp.net/id, API https://acme.my.erp.net/api, client id partner.app/acme"
+    );
+    let globex = ["instance", "put", "globex", "--url", "http://127.0.0.1:5006", "--client-id", "g"];
+    operator_on(&store, &[&globex[..], &["--secret-ref", "env:BFF_SECRET_GLOBEX"]].concat()).await.unwrap();
+    // What the functions will read (one GetItem by key).
+    let entry = store.instance(&acme).await.unwrap().expect("acme is registered");
+    assert_eq!(entry.url.as_deref(), Some("https://acme.my.erp.net"));
+    assert_eq!((entry.client_id.as_str(), entry.secret_ref.as_str()), ("partner.app/acme", ACME_ARN));
+    assert_eq!((entry.scopes.as_deref(), entry.issuer.as_deref(), entry.enabled), (Some("openid read"), None, true));
+
+    let list = operator_on(&store, &["instance", "list"]).await.unwrap();
+    let rows: Vec<Vec<&str>> = list.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0][..3], ["acme", "true", "https://acme.my.erp.net"], "{list}");
+    assert_eq!(rows[1][..3], ["globex", "true", "http://127.0.0.1:5006"], "{list}");
+    assert_eq!(list.lines().last(), Some("2 instance(s)"));
+
+    let out = operator_on(&store, &["instance", "disable", "acme"]).await.unwrap();
+    assert!(out.starts_with("acme disabled"), "{out}");
+    assert!(!store.instance(&acme).await.unwrap().unwrap().enabled);
+    let list = operator_on(&store, &["instance", "list"]).await.unwrap();
+    assert!(list.lines().any(|l| l.split_whitespace().take(2).eq(["acme", "false"])), "{list}");
+    let globex_key = InstanceKey::parse("globex").unwrap();
+    assert!(store.instance(&globex_key).await.unwrap().unwrap().enabled, "only acme is disabled");
+    operator_on(&store, &["instance", "enable", "acme"]).await.unwrap();
+    let again = store.instance(&acme).await.unwrap().unwrap();
+    assert_eq!(again, entry, "enable restores the entry as it was put");
+
+    // Refused before anything is written: an unknown key, a bad secret reference (not repeated), a bad URL.
+    assert!(
+        operator_on(&store, &["instance", "disable", "initech"]).await.unwrap_err().contains("no instance initech")
+    );
+    let pasted = "sup3r-s3cret-value";
+    let e = operator_on(
+        &store,
+        &["instance", "put", "initech", "--url", "https://i.my.erp.net", "--client-id", "i", "--secret-ref", pasted],
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("--secret-ref must be") && !e.contains(pasted), "{e}");
+    let e = operator_on(
+        &store,
+        &["instance", "put", "initech", "--url", "http://i.my.erp.net", "--client-id", "i", "--secret-ref", ACME_ARN],
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("https"), "{e}");
+    assert_eq!(store.instances().await.unwrap().len(), 2, "nothing written by the refused commands");
+}
+
 #[test]
 fn the_operator_command_parses_its_commands() {
     let cli = Cli::try_parse_from(["bff-operator", "--table", "t", "end", "--user", "u", "--id", "i"]).unwrap();
     assert!(matches!(cli.command, Command::End { .. }));
     assert!(Cli::try_parse_from(["bff-operator", "--table", "t", "end", "--user", "u"]).is_err(), "--id needed");
+
+    let instance = |args: &[&str]| Cli::try_parse_from(["bff-operator", "--table", "t", "instance"].iter().chain(args));
+    let cli = instance(&[
+        "put",
+        "acme",
+        "--url",
+        "https://acme.my.erp.net",
+        "--client-id",
+        "c",
+        "--secret-ref",
+        "env:BFF_SECRET_A",
+    ])
+    .unwrap();
+    let Command::Instance { command: InstanceCommand::Put { key, url, disabled, scopes, .. } } = cli.command else {
+        panic!("not instance put")
+    };
+    assert_eq!((key.as_str(), url.as_str(), disabled, scopes), ("acme", "https://acme.my.erp.net", false, None));
+    assert!(matches!(instance(&["list"]).unwrap().command, Command::Instance { command: InstanceCommand::List }));
+    let cli = instance(&["disable", "acme"]).unwrap();
+    assert!(matches!(cli.command, Command::Instance { command: InstanceCommand::Disable { .. } }));
+    assert!(matches!(
+        instance(&["enable", "acme"]).unwrap().command,
+        Command::Instance { command: InstanceCommand::Enable { .. } }
+    ));
+    // Each refused for its one wrong value (the rest as in the valid `put` above).
+    let base = ["--client-id", "c", "--secret-ref", "env:BFF_SECRET_A"];
+    for (extra, what) in [
+        (&["--url", "https://acme.my.erp.net/path"][..], "a URL with a path"),
+        (&["--url", "http://acme.my.erp.net"][..], "a plain-http URL"),
+        (&["--url", "https://acme.my.erp.net", "--scopes", "openid profile"][..], "scopes without read or update"),
+        (&["--url", "https://acme.my.erp.net", "--issuer", "http://acme.example.com/id"][..], "a plain-http issuer"),
+        (&["--url", "https://acme.my.erp.net", "--client-id", "a b"][..], "a client id with a space"),
+    ] {
+        let extra_client = extra.contains(&"--client-id");
+        let rest: &[&str] = if extra_client { &base[2..] } else { &base[..] };
+        assert!(instance(&[&["put", "acme"][..], extra, rest].concat()).is_err(), "{what} accepted");
+    }
+    assert!(instance(&[&["put", "acme", "--url", "https://acme.my.erp.net"][..], &base[..]].concat()).is_ok());
+    for args in
+        [&["put", "Acme"][..], &["disable", "default"], &["enable", "a.b"], &["put", "acme", "--url", "https://a"]]
+    {
+        assert!(instance(args).is_err(), "{args:?} accepted");
+    }
 }

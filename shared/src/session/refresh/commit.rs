@@ -1,7 +1,7 @@
 //! The end of a refresh: the new token set written as `version + 1` under the lease (tried again while the lease
 //! lasts), or, when it cannot be stored, the rotated refresh token revoked and the session ended.
 
-use super::{Fresh, TokenKeeper};
+use super::{Fresh, Keeper};
 use crate::error::BffError;
 use crate::idp::token_endpoint::TokenResponse;
 use crate::metrics::Metric;
@@ -12,7 +12,7 @@ use crate::session::tokens::TokenSet;
 use crate::time::{UnixMillis, UnixTime};
 use std::time::Duration;
 
-impl TokenKeeper {
+impl Keeper<'_> {
     /// Writes the new token set as `version + 1`, releasing the lease in the same conditional write; tried again
     /// while the lease lasts. A rotated refresh token that cannot be stored is revoked and the session ends.
     pub(super) async fn commit(

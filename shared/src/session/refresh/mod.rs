@@ -18,6 +18,9 @@
 
 mod commit;
 mod flight;
+mod keeper;
+
+pub use keeper::Keeper;
 
 use super::Session;
 use super::secrets::SessionSecret;
@@ -25,11 +28,9 @@ use super::store::{Lease, SessionStore};
 use super::tokens::TokenSet;
 use crate::config::SessionConfig;
 use crate::error::BffError;
-use crate::idp::IdentityServer;
 use crate::idp::token_endpoint::TokenError;
 use crate::metrics::Metric;
 use crate::time::{UnixMillis, UnixTime, invocation_left};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Time kept back from the invocation's end to send the answer.
@@ -40,7 +41,6 @@ pub type Fresh = (Session, TokenSet);
 
 pub struct TokenKeeper {
     store: SessionStore,
-    idp: Arc<IdentityServer>,
     /// How long a refresh lease is held.
     lease: Duration,
     /// The configured proactive-refresh skew.
@@ -52,16 +52,9 @@ pub struct TokenKeeper {
 }
 
 impl TokenKeeper {
-    pub fn new(store: SessionStore, idp: Arc<IdentityServer>, config: &SessionConfig) -> Self {
+    pub fn new(store: SessionStore, config: &SessionConfig) -> Self {
         let flights = flight::Flights::default();
-        Self {
-            store,
-            idp,
-            lease: config.refresh_lease,
-            skew: config.refresh_skew,
-            floor: config.refresh_floor,
-            flights,
-        }
+        Self { store, lease: config.refresh_lease, skew: config.refresh_skew, floor: config.refresh_floor, flights }
     }
 
     /// The skew before expiry at which a token is refreshed proactively: the configured skew, but never more than
@@ -69,7 +62,9 @@ impl TokenKeeper {
     pub fn refresh_skew(&self, session: &Session) -> Duration {
         self.skew.min(Duration::from_secs(session.access_lifetime.as_secs() / 2))
     }
+}
 
+impl Keeper<'_> {
     /// The session's tokens, refreshed first when the access token is about to expire.
     pub async fn fresh(&self, secret: &SessionSecret, session: Session) -> Result<Fresh, BffError> {
         if UnixTime::now() >= session.access_expires_at - self.refresh_skew(&session) {

@@ -15,7 +15,7 @@ mod users;
 
 pub use lease::{Commit, Lease};
 pub use logout_tokens::logout_token_key;
-pub use sessions::{Loaded, RefreshedTokens};
+pub use sessions::{Loaded, RefreshedTokens, index_key};
 pub use users::Listed;
 
 use aws_sdk_dynamodb::Client;
@@ -74,6 +74,8 @@ pub mod attr {
     /// Session: when it was ended from elsewhere (epoch seconds): a tombstone whose refresh token is revoked when
     /// its own browser comes back.
     pub const ENDED: &str = "ended";
+    /// Session or pending login: the key of its ERP.net instance (absent: the default instance).
+    pub const INST: &str = "inst";
     /// Logout token: who remembered it (a random id per attempt).
     pub const BY: &str = "by";
 }

@@ -2,6 +2,7 @@
 
 use super::attr::*;
 use super::{Item, SessionStore, StoreError, b, conditional, get_b, get_n, get_s, n, s};
+use crate::instance::InstanceKey;
 use crate::session::Session;
 use crate::session::secrets::SessionKey;
 use crate::time::{UnixMillis, UnixTime};
@@ -15,8 +16,9 @@ use std::time::Duration;
 #[allow(clippy::large_enum_variant)] // one per request, moved once: boxing would buy nothing
 pub enum Loaded {
     Live(Session),
-    /// Ended from elsewhere: only the sealed token set is left (for its browser to revoke the refresh token).
-    Ended(Vec<u8>),
+    /// Ended from elsewhere: only the sealed token set (for its browser to revoke the refresh token) and its
+    /// instance are left.
+    Ended(Vec<u8>, InstanceKey),
     Missing,
 }
 
@@ -70,7 +72,8 @@ impl SessionStore {
     pub async fn load(&self, key: &SessionKey) -> Result<Loaded, StoreError> {
         let Some(item) = self.read_item(key.as_str()).await? else { return Ok(Loaded::Missing) };
         if item.contains_key(ENDED) {
-            return Ok(get_b(&item, TOK).map(Loaded::Ended).unwrap_or(Loaded::Missing));
+            let instance = instance_of(&item);
+            return Ok(get_b(&item, TOK).map(|tok| Loaded::Ended(tok, instance)).unwrap_or(Loaded::Missing));
         }
         Ok(parse_session(&item).map(Loaded::Live).unwrap_or(Loaded::Missing))
     }
@@ -118,7 +121,7 @@ fn session_item(sn: &Session, ttl: UnixTime) -> Item {
     let mut item = HashMap::from([
         (PK.to_string(), s(sn.key.as_str())),
         (ID.to_string(), s(&sn.id)),
-        (SUB.to_string(), s(&sn.sub)),
+        (SUB.to_string(), s(index_key(&sn.instance, &sn.sub))),
         (DEVICE.to_string(), s(&sn.device)),
         (UID.to_string(), s(&sn.user_id)),
         (CLAIMS.to_string(), s(serde_json::Value::Object(sn.claims.clone()).to_string())),
@@ -133,9 +136,30 @@ fn session_item(sn: &Session, ttl: UnixTime) -> Item {
         (TTL.to_string(), n(ttl.secs())),
     ]);
     if let Some(sid) = &sn.idp_sid {
-        item.insert(IDP_SID.to_string(), s(sid));
+        item.insert(IDP_SID.to_string(), s(index_key(&sn.instance, sid)));
+    }
+    if !sn.instance.is_default() {
+        item.insert(INST.to_string(), s(sn.instance.as_str()));
     }
     item
+}
+
+/// A user's `sub` or an ERP.net `sid` as the indexes hold it: prefixed with the instance (`acme|…`) unless it is
+/// the default one, so that a user of one instance never lists, or ends, a namesake's sessions at another.
+pub fn index_key(instance: &InstanceKey, value: &str) -> String {
+    if instance.is_default() { value.to_string() } else { format!("{instance}|{value}") }
+}
+
+fn unscoped(instance: &InstanceKey, v: String) -> String {
+    match v.strip_prefix(instance.as_str()).and_then(|r| r.strip_prefix('|')) {
+        Some(rest) if !instance.is_default() => rest.to_string(),
+        _ => v,
+    }
+}
+
+/// The instance a session item belongs to: the default one when it names none (as before instances existed).
+pub(super) fn instance_of(item: &Item) -> InstanceKey {
+    get_s(item, INST).and_then(|k| InstanceKey::parse(&k)).unwrap_or_else(InstanceKey::default_instance)
 }
 
 /// A live session item as a [`Session`]; `None` for anything else (a tombstone included).
@@ -148,13 +172,15 @@ pub(super) fn parse_session(item: &Item) -> Option<Session> {
         _ => return None,
     };
     let secs = |k: &str| get_n(item, k).map(UnixTime::from_secs);
+    let instance = instance_of(item);
     // Sessions stored before ids existed: no id (listed once given one), the sub from the display claims.
     let claimed_sub = || claims.get("sub").and_then(|v| v.as_str()).map(String::from);
     Some(Session {
         key: SessionKey::from_stored(get_s(item, PK)?),
         id: get_s(item, ID).unwrap_or_default(),
-        sub: get_s(item, SUB).or_else(claimed_sub).unwrap_or_default(),
-        idp_sid: get_s(item, IDP_SID),
+        sub: get_s(item, SUB).map(|v| unscoped(&instance, v)).or_else(claimed_sub).unwrap_or_default(),
+        idp_sid: get_s(item, IDP_SID).map(|v| unscoped(&instance, v)),
+        instance,
         device: get_s(item, DEVICE).unwrap_or_default(),
         user_id: get_s(item, UID)?,
         claims,
