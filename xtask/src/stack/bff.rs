@@ -1,7 +1,7 @@
 //! The BFF: its configuration (the one place that builds the functions' environment) and the one place that
 //! launches the six functions under `cargo lambda watch`.
 
-use super::process::{Proc, http_status_is, probe_client, wait_ready};
+use super::process::{Proc, probe_client, wait_ready};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -67,11 +67,15 @@ pub struct Watch {
     pub release: bool,
     /// Rebuild and restart the functions when the sources change (`make dev` only).
     pub reload: bool,
+    /// The `Host` the readiness probe sends (the app's, `localhost:<port>` of `PUBLIC_ORIGIN`): with the instance
+    /// registry on, the functions answer only the app's host and its instances' (404 `unknown_instance` else).
+    /// `None`: `localhost:{port}`.
+    pub probe_host: Option<String>,
 }
 
 impl Watch {
     pub fn new(port: u16, env_file: PathBuf) -> Self {
-        Watch { port, env_file, concurrency: 1, release: false, reload: false }
+        Watch { port, env_file, concurrency: 1, release: false, reload: false, probe_host: None }
     }
 
     /// Starts `cargo lambda watch` (from the project venv's `.venv/bin`) in its own process group. This is the
@@ -99,16 +103,24 @@ impl Watch {
     /// Spawns it and waits until `GET /auth/session` answers 200 (the first call builds and starts the function).
     pub async fn start(&self, log: &Path, timeout: Duration) -> Result<Proc, String> {
         let mut proc = self.spawn(log)?;
-        wait_serving(&mut proc, self.port, timeout).await?;
+        wait_serving(&mut proc, self.port, self.probe_host.as_deref(), timeout).await?;
         Ok(proc)
     }
 }
 
-/// Waits until the functions on `port` answer `GET /auth/session` with 200 (or `proc` ends).
-pub async fn wait_serving(proc: &mut Proc, port: u16, timeout: Duration) -> Result<(), String> {
+/// Waits until the functions on `port` answer `GET /auth/session` (with `Host: {host}`, if given) with 200 (or
+/// `proc` ends).
+pub async fn wait_serving(proc: &mut Proc, port: u16, host: Option<&str>, timeout: Duration) -> Result<(), String> {
     let probe = format!("http://localhost:{port}/auth/session");
     let client = probe_client();
+    let status = || async {
+        let mut req = client.get(&probe).header("x-csrf", "1");
+        if let Some(host) = host {
+            req = req.header(reqwest::header::HOST, host);
+        }
+        req.send().await.map(|r| r.status().as_u16()).ok()
+    };
     // 403: the functions serve, and refuse a request without the front door's header (FRONT_DOOR_SECRET set).
-    let serving = || async { http_status_is(&client, &probe, 200).await || http_status_is(&client, &probe, 403).await };
+    let serving = || async { matches!(status().await, Some(200 | 403)) };
     wait_ready(proc, "the functions to serve /auth/session", timeout, serving).await
 }

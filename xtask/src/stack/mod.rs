@@ -135,7 +135,12 @@ impl StackOptions {
     /// The app's public origin: the SPA's when there is one, else the BFF's; always on `localhost` (the emulator is
     /// on 127.0.0.1: two sites, as in production).
     pub fn app_origin(&self) -> String {
-        format!("http://localhost:{}", self.spa_port.unwrap_or(self.bff_port))
+        format!("http://{}", self.app_host())
+    }
+
+    /// The app origin's host and port (`localhost:5173`).
+    pub fn app_host(&self) -> String {
+        format!("localhost:{}", self.spa_port.unwrap_or(self.bff_port))
     }
 }
 
@@ -211,6 +216,7 @@ impl Stack {
             concurrency: opts.concurrency,
             release: false,
             reload: opts.reload,
+            probe_host: opts.instances.then(|| opts.app_host()),
         };
         // The functions take longest: start them first, the emulator meanwhile.
         let bff_log = log("bff");
@@ -222,7 +228,7 @@ impl Stack {
                 None => Ok(None),
             }
         })?;
-        bff::wait_serving(&mut bff, opts.bff_port, opts.bff_timeout).await?;
+        bff::wait_serving(&mut bff, opts.bff_port, watch.probe_host.as_deref(), opts.bff_timeout).await?;
         let spa = match opts.spa_port {
             Some(port) => Some(spa::start(port, &format!("http://127.0.0.1:{}", opts.bff_port), &log("spa")).await?),
             None => None,
