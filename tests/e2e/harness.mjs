@@ -263,9 +263,15 @@ export async function newContext(browser) {
   return context;
 }
 
-/** Screenshots of an earlier run would only confuse: start each run with none. */
-export function clearScreenshots() {
-  fs.rmSync(SCREENSHOTS, { recursive: true, force: true });
+/** Screenshots of an earlier run would only confuse: start each run with none (or none whose name has `infix`). */
+export function clearScreenshots(infix) {
+  if (!infix) {
+    fs.rmSync(SCREENSHOTS, { recursive: true, force: true });
+    return;
+  }
+  for (const f of fs.existsSync(SCREENSHOTS) ? fs.readdirSync(SCREENSHOTS) : []) {
+    if (f.includes(infix)) fs.rmSync(path.join(SCREENSHOTS, f), { force: true });
+  }
 }
 
 export async function screenshot(page, name) {

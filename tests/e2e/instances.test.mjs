@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { launchBrowser, newContext, screenshot, skipReason, startStack } from './harness.mjs';
+import { clearScreenshots, launchBrowser, newContext, screenshot, skipReason, startStack } from './harness.mjs';
 
 const TEST_TIMEOUT = 180_000;
 const SESSION_COOKIE = '__Host-Http-bff-session';
@@ -85,6 +85,7 @@ const allStartWith = (numbers, prefix) => numbers.length > 0 && numbers.every((n
 describe('one deployment, many ERP.net instances, in Chromium', { skip: skipReason() }, () => {
   before(
     async () => {
+      clearScreenshots('instances-');
       browser = await launchBrowser(); // first: under CI=true a missing Chromium fails here, at once
       stack = await startStack({ instances: true });
     },
