@@ -269,8 +269,13 @@ export async function createProvider() {
     loadExistingGrant,
     // Outgoing requests (only back-channel logout tokens, to the BFF on 127.0.0.1): oidc-provider's default refuses
     // loopback addresses (SSRF protection) and gives up after 2.5 s, shorter than a function's first start under
-    // cargo lambda. Locally the BFF is on loopback by design, so plain fetch with 30 s.
-    fetch: (url, { dispatcher, signal, ...options }) => globalThis.fetch(url, { ...options, signal: AbortSignal.timeout(30_000) }),
+    // cargo lambda. Locally the BFF is on loopback by design, so plain fetch with 30 s. With
+    // EMULATOR_BACKCHANNEL_LOGOUT_HOST, the instance's host goes along as X-Forwarded-Host.
+    fetch: (url, { dispatcher, signal, ...options }) => {
+      const headers = new Headers(options.headers);
+      if (config.backchannelLogoutHost) headers.set('x-forwarded-host', config.backchannelLogoutHost);
+      return globalThis.fetch(url, { ...options, headers, signal: AbortSignal.timeout(30_000) });
+    },
     interactions: {
       policy,
       url: (ctx, interaction) => `${MOUNT}/interaction/${interaction.uid}`,

@@ -48,6 +48,9 @@ export const config = {
   refreshReuse,
   // the BFF's back-channel logout URI (OpenID Connect Back-Channel Logout 1.0); empty = none registered
   backchannelLogoutUri: str('EMULATOR_BACKCHANNEL_LOGOUT_URI', ''),
+  // sent as X-Forwarded-Host with the logout tokens (as CloudFront sets it from an instance's host), so that a BFF
+  // serving many instances by host knows whose tokens they are; empty = not sent
+  backchannelLogoutHost: str('EMULATOR_BACKCHANNEL_LOGOUT_HOST', ''),
   // optional JSON file that keeps keys, grants/sessions and sample data across restarts (persist.js)
   stateFile: str('EMULATOR_STATE_FILE', ''),
   // set once the server listens (EMULATOR_PORT=0 picks a free port)

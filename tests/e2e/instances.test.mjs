@@ -98,7 +98,7 @@ describe('one deployment, many ERP.net instances, in Chromium', { skip: skipReas
   });
 
   test(
-    'one browser is signed in to acme and globex as demo at once; each sees only its own data; signing out of one leaves the other',
+    'one browser is signed in to acme and globex as demo at once; each sees only its own data; signing out of one leaves the other; globex’s back-channel logout ends globex’s session',
     { timeout: TEST_TIMEOUT },
     async () => {
       const { acme, globex } = stack.instances;
@@ -158,6 +158,16 @@ describe('one deployment, many ERP.net instances, in Chromium', { skip: skipReas
         assert.equal((await sessionOf(g)).authenticated, true);
         assert.ok(allStartWith(await apiNumbers(g), 'G'));
         await screenshot(g, 'instances-03-globex-still-signed-in');
+
+        // globex's identity server ends demo's ERP.net session: its back-channel logout token (sent with globex's
+        // host, as CloudFront would) ends the globex session, and the page shows it at once.
+        const res = await fetch(`${globex.emulatorOrigin}/__emulator/logout?sub=demo`, { method: 'POST' });
+        assert.equal(res.status, 200);
+        const out = await res.json();
+        assert.ok(out.backchannel.length > 0 && out.backchannel.every((b) => b.ok), JSON.stringify(out.backchannel));
+        assert.deepEqual(await sessionOf(g), { authenticated: false });
+        await g.reload();
+        await g.locator('#anonymous').waitFor();
         assert.deepEqual(errors, [], 'uncaught errors in the pages');
       } catch (e) {
         let n = 0;

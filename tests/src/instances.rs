@@ -39,6 +39,7 @@ pub(crate) async fn start_globex(so: &StackOptions) -> Emulator {
         app_origins: vec![format!("http://globex.localhost:{}", so.bff_port)],
         access_token_ttl: so.access_token_ttl,
         backchannel_logout_uri: None,
+        backchannel_logout_host: None,
         state_file: None,
         extra_env: vec![],
     };

@@ -118,14 +118,20 @@ impl StackOptions {
             access_token_ttl: self.access_token_ttl,
             // Straight to the functions (server to server; in AWS it is `{PUBLIC_ORIGIN}/auth/backchannel-logout`).
             backchannel_logout_uri: Some(format!("http://127.0.0.1:{}/auth/backchannel-logout", self.bff_port)),
+            // With the registry on, the BFF takes the instance from the host: the bare app host is the default
+            // instance. The acme emulator plays two (default and acme) but registers one back-channel URI, so its
+            // logout tokens reach the default instance's sessions, not those signed in on acme.localhost.
+            backchannel_logout_host: self.instances.then(|| self.app_host()),
             state_file: self.emulator_state_file.then(|| self.logs.join(format!("{}-emulator-state.json", self.id))),
             extra_env: self.emulator_env.clone(),
         };
+        // The same extra environment (e.g. fault switches) as the first.
         let second = self.instances.then(|| EmulatorConfig {
             instance: instances::GLOBEX.into(),
             port: self.globex_port,
             client_secret: instances::globex_secret(&self.client_secret),
             app_origins: vec![self.instance_origin(instances::GLOBEX)],
+            backchannel_logout_host: Some(format!("{}.{}", instances::GLOBEX, self.app_host())),
             state_file: self.emulator_state_file.then(|| self.logs.join(format!("{}-globex-state.json", self.id))),
             ..first.clone()
         });
