@@ -57,6 +57,8 @@ pub enum Section {
     Scale,
     /// The proxy serving several invocations at once in one process (Lambda Managed Instances) against one at a time
     Managed,
+    /// The proxy with the instance registry off, and on with 1 and 100 registered instances (a stack of its own)
+    Instances,
     /// arm64 binary and zip sizes (`cargo lambda build --release --arm64`)
     Size,
 }
@@ -112,7 +114,8 @@ mod unit_tests {
 
     #[test]
     fn no_section_or_all_is_every_section_with_the_old_defaults() {
-        let every = ["cold", "memory", "proxy", "refresh", "throughput", "stream", "scale", "managed", "size"];
+        let every =
+            ["cold", "memory", "proxy", "refresh", "throughput", "stream", "scale", "managed", "instances", "size"];
         for args in [&[][..], &["all"], &["size", "all"]] {
             let cli = parse(args);
             assert_eq!(cli.sections().iter().map(|s| s.name()).collect::<Vec<_>>(), every);

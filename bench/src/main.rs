@@ -65,7 +65,7 @@ async fn run(args: &Cli, bin_dir: Option<PathBuf>) -> Vec<Measured> {
         if args.build_functions() {
             functions::build();
         }
-        let bin_dir = bin_dir.unwrap_or_else(|| tests::repo_root().join("target").join("release"));
+        let bin_dir = bin_dir.clone().unwrap_or_else(|| tests::repo_root().join("target").join("release"));
         let mut ctx = stack::Ctx::new(bin_dir).await;
         let mut versus =
             args.peer.as_deref().map(|dir| measure::Versus { peer_dir: checked_bin_dir(dir), peer: vec![] });
@@ -97,6 +97,13 @@ async fn run(args: &Cli, bin_dir: Option<PathBuf>) -> Vec<Measured> {
     }
     if args.has(Section::Scale) {
         results.push(Measured::Scale(measure::scale::run().await));
+    }
+    if args.has(Section::Instances) {
+        if args.build_functions() {
+            functions::build();
+        }
+        let dir = bin_dir.clone().unwrap_or_else(|| tests::repo_root().join("target").join("release"));
+        results.push(Measured::Instances(measure::instances::run(&dir, args.runs, args.calls).await));
     }
     if args.has(Section::Size) {
         results.push(Measured::Size(measure::size::run(args.build_zips())));

@@ -141,7 +141,7 @@ impl Ctx {
 }
 
 /// The BFF's environment as the harness wrote it next to its log.
-fn harness_env(app: &TestApp) -> Vec<(String, String)> {
+pub fn harness_env(app: &TestApp) -> Vec<(String, String)> {
     let env_file = PathBuf::from(app.bff_log.to_string_lossy().replace("-bff.log", "-bff.env"));
     std::fs::read_to_string(&env_file)
         .unwrap_or_else(|e| panic!("cannot read the harness's env file {}: {e}", env_file.display()))

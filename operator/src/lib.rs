@@ -7,7 +7,8 @@
 pub mod instance;
 
 use clap::{Parser, Subcommand};
-use shared::session::store::SessionStore;
+use shared::instance::InstanceKey;
+use shared::session::store::{SessionStore, index_key};
 use shared::time::UnixTime;
 use std::io::Write;
 
@@ -31,22 +32,21 @@ pub struct Cli {
 pub enum Command {
     /// A user's live sessions: id, device, created, last seen, expires (newest first).
     List {
-        /// The user's `sub` (the ERP.net login name, `user.sub` of /auth/session).
-        #[arg(long)]
-        user: String,
+        #[command(flatten)]
+        user: Who,
     },
     /// Ends one of a user's sessions (its next call is refused).
     End {
-        #[arg(long)]
-        user: String,
+        #[command(flatten)]
+        user: Who,
         /// The session's id, from `list`.
         #[arg(long)]
         id: String,
     },
     /// Ends every session of a user.
     EndAll {
-        #[arg(long)]
-        user: String,
+        #[command(flatten)]
+        user: Who,
     },
     /// How many live sessions the table holds.
     Count,
@@ -57,6 +57,33 @@ pub enum Command {
     },
 }
 
+/// A user of one ERP.net instance.
+#[derive(clap::Args, Debug)]
+pub struct Who {
+    /// The user's `sub` (the ERP.net login name, `user.sub` of /auth/session).
+    #[arg(long)]
+    pub user: String,
+    /// The registered ERP.net instance they signed in to (its registry key); absent: the default instance.
+    #[arg(long, value_parser = |v: &str| InstanceKey::parse(v).ok_or("not an instance key (a DNS label)"))]
+    pub instance: Option<InstanceKey>,
+}
+
+impl Who {
+    /// The user as the sessions index knows them.
+    fn index_key(&self) -> String {
+        index_key(self.instance.as_ref().unwrap_or(&InstanceKey::default_instance()), &self.user)
+    }
+}
+
+impl std::fmt::Display for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.instance {
+            Some(i) => write!(f, "{} at {i}", self.user),
+            None => f.write_str(&self.user),
+        }
+    }
+}
+
 /// Runs `command` against `store`, writing its report to `out`.
 pub async fn run(store: &SessionStore, command: &Command, out: &mut impl Write) -> Result<(), String> {
     let now = UnixTime::now();
@@ -64,7 +91,7 @@ pub async fn run(store: &SessionStore, command: &Command, out: &mut impl Write) 
     let io = |e: std::io::Error| e.to_string();
     match command {
         Command::List { user } => {
-            let sessions = store.user_sessions(user, now).await.map_err(err)?;
+            let sessions = store.user_sessions(&user.index_key(), now).await.map_err(err)?;
             writeln!(out, "{:<22}  {:<28}  {:<20}  {:<20}  expires", "id", "device", "created", "last seen")
                 .map_err(io)?;
             for s in &sessions {
@@ -74,7 +101,8 @@ pub async fn run(store: &SessionStore, command: &Command, out: &mut impl Write) 
             writeln!(out, "{} session(s) of {user}", sessions.len()).map_err(io)
         }
         Command::End { user, id } => {
-            let target = store.user_sessions(user, now).await.map_err(err)?.into_iter().find(|s| &s.id == id);
+            let target =
+                store.user_sessions(&user.index_key(), now).await.map_err(err)?.into_iter().find(|s| &s.id == id);
             let ended = match target {
                 Some(s) => store.end_elsewhere(&s.key, &s.sub, now).await.map_err(err)?,
                 None => false,
@@ -86,7 +114,7 @@ pub async fn run(store: &SessionStore, command: &Command, out: &mut impl Write) 
         }
         Command::EndAll { user } => {
             let mut ended = 0;
-            for s in store.user_sessions(user, now).await.map_err(err)? {
+            for s in store.user_sessions(&user.index_key(), now).await.map_err(err)? {
                 ended += usize::from(store.end_elsewhere(&s.key, &s.sub, now).await.map_err(err)?);
             }
             writeln!(out, "ended {ended} session(s) of {user}").map_err(io)

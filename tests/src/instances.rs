@@ -70,6 +70,12 @@ impl TestApp {
         self.registry().put_instance(&key, entry).await.expect("registry write");
     }
 
+    /// Removes an instance from the registry.
+    pub async fn deregister(&self, key: &str) {
+        let key = InstanceKey::parse(key).expect("an instance key");
+        self.registry().delete_instance(&key).await.expect("registry write");
+    }
+
     /// `http://{key}.localhost:{port}`: the app on an instance's host.
     pub fn instance_origin(&self, key: &str) -> String {
         format!("http://{key}.localhost:{}", self.bff_port)

@@ -1,6 +1,7 @@
 //! The scenarios: each measures and returns its figures as a typed result; [`crate::report`] renders them.
 
 pub mod cold;
+pub mod instances;
 pub mod managed;
 pub mod memory;
 pub mod proxy;
@@ -27,6 +28,7 @@ pub enum Measured {
     Size(size::Size),
     Stream(stream::Stream),
     Managed(managed::Managed),
+    Instances(instances::Instances),
     /// The same sections run against the Node.js peer's executables, each right after ours.
     Versus(Box<Versus>),
 }

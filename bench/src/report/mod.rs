@@ -1,6 +1,7 @@
 //! Renders the scenarios' results into the Markdown report (the layout of BENCHMARKS.md's figures).
 
 mod cold;
+mod instances;
 mod managed;
 mod memory;
 mod proxy;
@@ -79,6 +80,7 @@ fn section(out: &mut String, results: &[Measured], m: &Measured) -> fmt::Result 
         Measured::Size(s) => size::render(out, s),
         Measured::Stream(s) => stream::render(out, s),
         Measured::Managed(m) => managed::render(out, m),
+        Measured::Instances(i) => instances::render(out, i),
         Measured::Versus(v) => versus::render(out, results, v),
     }
 }

@@ -183,7 +183,7 @@ fn scopes(env: &Env<'_>) -> Result<String, ConfigError> {
 }
 
 /// Scopes the BFF can work with: `openid` and `read` or `update`.
-pub(crate) fn check_scopes(var: &'static str, scopes: String) -> Result<String, ConfigError> {
+pub fn check_scopes(var: &'static str, scopes: String) -> Result<String, ConfigError> {
     if !scopes.split_whitespace().any(|s| s == "openid") {
         return Err(err(var, "must include `openid` (the ID token is needed at logout)"));
     }

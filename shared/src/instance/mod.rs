@@ -50,6 +50,9 @@ struct Registry {
     cache: Mutex<HashMap<InstanceKey, Cached>>,
 }
 
+/// At most this many keys are cached (every host under the wildcard reaches the functions, registered or not).
+const MAX_CACHED: usize = 1024;
+
 /// A registry read: the entry and the instance built from it, or `None` (unknown, disabled or unusable).
 #[derive(Clone)]
 struct Cached {
@@ -116,7 +119,15 @@ impl Registry {
             },
         };
         let instance = found.as_ref().map(|(_, i)| i.clone());
-        self.cache.lock().expect("registry cache").insert(key.clone(), Cached { at: Instant::now(), found });
+        let mut cache = self.cache.lock().expect("registry cache");
+        if cache.len() >= MAX_CACHED && !cache.contains_key(key) {
+            // Bounded, whatever hosts are asked for: expired entries and unknown keys go first, and an unknown key
+            // is not remembered while the cache is full of instances.
+            cache.retain(|_, c| c.found.is_some() && c.at.elapsed() < self.config.cache_for);
+        }
+        if cache.len() < MAX_CACHED || found.is_some() {
+            cache.insert(key.clone(), Cached { at: Instant::now(), found });
+        }
         Ok(instance)
     }
 

@@ -99,6 +99,13 @@ impl SessionStore {
         Ok(())
     }
 
+    /// Removes `key`'s entry (nothing happens when there is none).
+    pub async fn delete_instance(&self, key: &InstanceKey) -> Result<(), StoreError> {
+        let pk = AttributeValue::S(format!("{PREFIX}{key}"));
+        self.client().delete_item().table_name(self.table()).key(PK, pk).send().await?;
+        Ok(())
+    }
+
     /// Every registered instance (a scan of the table: for the operator, never on a request's path).
     pub async fn instances(&self) -> Result<Vec<(InstanceKey, Entry)>, StoreError> {
         let mut all = vec![];

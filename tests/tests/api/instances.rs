@@ -33,6 +33,11 @@ async fn one_browser_signed_in_to_two_instances_sees_each_ones_own_data() {
     let items = app.session_items().await;
     let inst: Vec<_> = items.iter().map(|i| i.get("inst").and_then(|v| v.as_s().ok()).cloned()).collect();
     assert!(inst.contains(&Some("acme".into())) && inst.contains(&Some("globex".into())), "{inst:?}");
+    // demo's sessions as each instance lists them: only that instance's one (the same `sub` at both).
+    for origin in [&acme, &globex] {
+        let list = app.api_at(origin, &mut b, Method::GET, "/auth/sessions", None, &[]).await.json();
+        assert_eq!(list["sessions"].as_array().unwrap().len(), 1, "{origin}: {list}");
+    }
     // The app's own host is the default instance, where this browser has no session.
     let s = app.api_at(&app.origin(), &mut b, Method::GET, "/auth/session", None, &[]).await.json();
     assert_eq!(s["authenticated"], false, "{s}");

@@ -158,6 +158,11 @@ fn the_operator_command_parses_its_commands() {
     let cli = Cli::try_parse_from(["bff-operator", "--table", "t", "end", "--user", "u", "--id", "i"]).unwrap();
     assert!(matches!(cli.command, Command::End { .. }));
     assert!(Cli::try_parse_from(["bff-operator", "--table", "t", "end", "--user", "u"]).is_err(), "--id needed");
+    let cli =
+        Cli::try_parse_from(["bff-operator", "--table", "t", "list", "--user", "u", "--instance", "acme"]).unwrap();
+    let Command::List { user } = cli.command else { panic!("not list") };
+    assert_eq!(user.to_string(), "u at acme");
+    assert!(Cli::try_parse_from(["bff-operator", "--table", "t", "list", "--user", "u", "--instance", "A.b"]).is_err());
 
     let instance = |args: &[&str]| Cli::try_parse_from(["bff-operator", "--table", "t", "instance"].iter().chain(args));
     let cli = instance(&[

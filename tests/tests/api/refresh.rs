@@ -38,8 +38,9 @@ async fn concurrent_calls_on_an_expired_token_refresh_once_across_instances() {
     // Four independent Lambda runtimes (four processes of each function) sharing the table and the identity
     // server. (`cargo lambda watch --concurrency N` was tried first: under a 500-request burst its re-spawned
     // instances stopped receiving invocations, so separate runtimes stand in for separate execution environments.)
-    // The access token lives 10 s and is refreshed 1 s early.
-    let mut app = spawn_app_with(opts(10, &[("REFRESH_SKEW", "1")])).await;
+    // The access token lives 20 s and is refreshed 1 s early: each storm must end within one token lifetime, else a
+    // token expires again mid-storm and is (rightly) refreshed twice (seen with 10 s on a loaded 2-core machine).
+    let mut app = spawn_app_with(opts(20, &[("REFRESH_SKEW", "1")])).await;
     for _ in 0..3 {
         app.spawn_instance().await;
     }
