@@ -90,19 +90,15 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     so.ddb_proxy = opts.ddb_proxy;
     so.bff_timeout = Duration::from_secs(180);
     if opts.instances {
-        crate::instances::prepare(&mut so, CLIENT_SECRET);
+        so = so.with_instances();
+        so.bff_env.extend(crate::instances::bff_env());
     }
-    let globex = match opts.instances {
-        true => Some(crate::instances::start_globex(&so).await),
-        false => None,
-    };
     let stack = Stack::start(so).await.unwrap_or_else(|e| {
         panic!(
             "{e}\n(the tests need DynamoDB Local: run them under `cargo xtask with-dynamodb -- …`, as `make test` does)"
         )
     });
-    // `globex: _`: the tests start their own globex (crate::instances), not the stack's (`StackOptions::instances`).
-    let Stack { spa: _, bff, emulator, globex: _, ddb_proxy, dynamodb, endpoint, bff_log, env_file: _, watch, options } =
+    let Stack { spa: _, bff, emulator, globex, ddb_proxy, dynamodb, endpoint, bff_log, env_file: _, watch, options } =
         stack;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -123,11 +119,6 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         http,
         watch,
     };
-    if let Some(globex) = &app.globex {
-        use crate::instances::entry;
-        app.register("acme", &entry(app.emulator.port, "env:BFF_SECRET_ACME")).await;
-        app.register("globex", &entry(globex.port, "env:BFF_SECRET_GLOBEX")).await;
-    }
     app
 }
 
