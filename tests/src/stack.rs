@@ -105,7 +105,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let app = TestApp {
+    TestApp {
         instances: vec![],
         bff,
         bff_port: options.bff_port,
@@ -118,8 +118,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         dynamo: xtask::local_dynamodb(&endpoint).await,
         http,
         watch,
-    };
-    app
+    }
 }
 
 /// Another Lambda runtime (its own `cargo lambda watch`, its own function processes) with the same configuration
