@@ -206,6 +206,8 @@ async fn stack(access_token_ttl: Option<u64>, spa: bool, signals: &mut Signals) 
     let mut opts = StackOptions::private(&id, "test-logs", test_dynamodb());
     opts.access_token_ttl = access_token_ttl;
     opts.spa_port = spa.then(free_port);
+    // The browser tests go through the local front door, as a browser goes through CloudFront.
+    opts.front_door_port = Some(free_port());
     opts.client_secret = format!("e2e-{}", random_hex());
     let start = Stack::start(opts);
     let mut stack = tokio::select! {
@@ -235,8 +237,13 @@ fn random_hex() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const DEV_PORTS: [(u16, &str); 4] =
-    [(8000, "DynamoDB Local"), (5005, "the ERP.net emulator"), (9000, "the BFF functions"), (5173, "Vite")];
+const DEV_PORTS: [(u16, &str); 5] = [
+    (8000, "DynamoDB Local"),
+    (5005, "the ERP.net emulator"),
+    (9000, "the BFF functions"),
+    (9100, "the local front door"),
+    (5173, "Vite"),
+];
 
 async fn dev(signals: &mut Signals) -> Result<ExitCode, String> {
     for (port, what) in DEV_PORTS {
@@ -255,6 +262,7 @@ async fn dev(signals: &mut Signals) -> Result<ExitCode, String> {
         emulator_port: 5005,
         bff_port: 9000,
         spa_port: Some(5173),
+        front_door_port: Some(9100),
         client_secret: "local-dev-secret-change-me".into(),
         access_token_ttl: None,
         emulator_state_file: false,
@@ -275,7 +283,8 @@ async fn dev(signals: &mut Signals) -> Result<ExitCode, String> {
   ERP.net BFF is running locally.
 
     App (SPA + BFF, one origin)   http://localhost:5173
-    BFF functions (cargo lambda)  http://127.0.0.1:9000   (/auth/*, /api/*)
+    Local front door              http://127.0.0.1:9100   (as CloudFront: docs/front-door.md)
+    BFF functions (cargo lambda)  http://127.0.0.1:9000   (/auth/*, /api/*; only through the front door)
     ERP.net emulator              http://127.0.0.1:5005   (issuer http://127.0.0.1:5005/id)
     DynamoDB Local                http://127.0.0.1:8000   (table bff-sessions)
 

@@ -9,12 +9,14 @@
 pub mod bff;
 pub mod dynamodb;
 pub mod emulator;
+pub mod front_door;
 pub mod process;
 pub mod spa;
 
 pub use bff::{BffConfig, Watch};
 pub use dynamodb::{DdbProxy, DynamoLocal};
 pub use emulator::{Emulator, EmulatorConfig};
+pub use front_door::FrontDoor;
 pub use process::{Proc, free_port, poll_until, port_in_use};
 
 use std::path::PathBuf;
@@ -45,6 +47,9 @@ pub struct StackOptions {
     pub bff_port: u16,
     /// Serve the example SPA on `localhost:{port}` (then the app's origin is the SPA's, and Vite forwards to the BFF).
     pub spa_port: Option<u16>,
+    /// The local front door (`front_door.rs`) on `localhost:{port}` in front of the functions: the app's origin (or
+    /// Vite's target), and the functions require its secret header, as in AWS.
+    pub front_door_port: Option<u16>,
     pub client_secret: String,
     pub access_token_ttl: Option<u64>,
     pub emulator_state_file: bool,
@@ -70,6 +75,7 @@ impl StackOptions {
             emulator_port: free_port(),
             bff_port: free_port(),
             spa_port: None,
+            front_door_port: None,
             client_secret: format!("stack-{id}-secret"),
             access_token_ttl: None,
             emulator_state_file: false,
@@ -82,16 +88,22 @@ impl StackOptions {
         }
     }
 
-    /// The app's public origin: the SPA's when there is one, else the BFF's; always on `localhost` (the emulator is
-    /// on 127.0.0.1: two sites, as in production).
+    /// The app's public origin: the SPA's when there is one, else the front door's, else the BFF's; always on
+    /// `localhost` (the emulator is on 127.0.0.1: two sites, as in production).
     pub fn app_origin(&self) -> String {
-        format!("http://localhost:{}", self.spa_port.unwrap_or(self.bff_port))
+        format!("http://localhost:{}", self.spa_port.or(self.front_door_port).unwrap_or(self.bff_port))
+    }
+
+    /// Where requests for the functions enter: the front door's port if there is one, else the functions' own.
+    pub fn entry_port(&self) -> u16 {
+        self.front_door_port.unwrap_or(self.bff_port)
     }
 }
 
 /// A running stack. Dropping it stops everything (the front first, DynamoDB last).
 pub struct Stack {
     pub spa: Option<Proc>,
+    pub front_door: Option<FrontDoor>,
     pub bff: Proc,
     pub emulator: Emulator,
     pub ddb_proxy: Option<DdbProxy>,
@@ -140,10 +152,15 @@ impl Stack {
             app_origin: app_origin.clone(),
             access_token_ttl: opts.access_token_ttl,
             // Straight to the functions (server to server; in AWS it is `{PUBLIC_ORIGIN}/auth/backchannel-logout`).
-            backchannel_logout_uri: Some(format!("http://127.0.0.1:{}/auth/backchannel-logout", opts.bff_port)),
+            backchannel_logout_uri: Some(format!("http://127.0.0.1:{}/auth/backchannel-logout", opts.entry_port())),
             state_file: opts.emulator_state_file.then(|| logs.join(format!("{}-emulator-state.json", opts.id))),
             extra_env: opts.emulator_env.clone(),
         };
+        let secret = opts.front_door_port.map(|_| front_door::secret_for(&opts.bff_env));
+        let mut bff_env = opts.bff_env.clone();
+        if let Some(s) = &secret {
+            bff_env.push((front_door::SECRET_ENV.into(), s.clone()));
+        }
         let bff_config = BffConfig {
             erpnet_url: format!("http://127.0.0.1:{}", opts.emulator_port),
             client_id: CLIENT_ID.into(),
@@ -152,7 +169,7 @@ impl Stack {
             session_table: opts.table.clone(),
             dynamodb_endpoint: ddb_proxy.as_ref().map(DdbProxy::endpoint).unwrap_or_else(|| endpoint.clone()),
             backchannel_logout: true,
-            extra_env: opts.bff_env.clone(),
+            extra_env: bff_env,
         };
         let env_file = logs.join(format!("{}-bff.env", opts.id));
         bff_config.write_env_file(&env_file)?;
@@ -168,11 +185,29 @@ impl Stack {
         let mut bff = watch.spawn(&bff_log)?;
         let emulator = Emulator::start(&emulator_config, &log("emulator")).await?;
         bff::wait_serving(&mut bff, opts.bff_port, opts.bff_timeout).await?;
+        let front_door = match (opts.front_door_port, &secret) {
+            (Some(port), Some(s)) => Some(FrontDoor::start(port, opts.bff_port, s, &log("front-door")).await?),
+            _ => None,
+        };
         let spa = match opts.spa_port {
-            Some(port) => Some(spa::start(port, &format!("http://127.0.0.1:{}", opts.bff_port), &log("spa")).await?),
+            Some(port) => {
+                Some(spa::start(port, &format!("http://127.0.0.1:{}", opts.entry_port()), &log("spa")).await?)
+            }
             None => None,
         };
-        Ok(Stack { spa, bff, emulator, ddb_proxy, dynamodb, endpoint, bff_log, env_file, watch, options: opts })
+        Ok(Stack {
+            spa,
+            front_door,
+            bff,
+            emulator,
+            ddb_proxy,
+            dynamodb,
+            endpoint,
+            bff_log,
+            env_file,
+            watch,
+            options: opts,
+        })
     }
 
     /// The app's public origin (the SPA's, or the BFF's without one).
@@ -190,6 +225,9 @@ impl Stack {
         if let Some(spa) = &mut self.spa {
             spa.check_running()?;
         }
+        if let Some(f) = &mut self.front_door {
+            f.proc.check_running()?;
+        }
         self.bff.check_running()?;
         self.emulator.proc.check_running()?;
         if let Some(p) = &mut self.ddb_proxy {
@@ -206,6 +244,7 @@ impl Stack {
         serde_json::json!({
             "origin": self.origin(),
             "bff": self.bff_url(),
+            "frontDoor": self.front_door.as_ref().map(FrontDoor::url),
             "emulatorOrigin": self.emulator.origin(),
             "issuer": self.emulator.issuer(),
             "dynamodb": self.endpoint,
@@ -217,6 +256,7 @@ impl Stack {
                 "bff": self.bff.pid(),
                 "emulator": self.emulator.proc.pid(),
                 "spa": self.spa.as_ref().map(Proc::pid),
+                "frontDoor": self.front_door.as_ref().map(|f| f.proc.pid()),
                 "dynamodb": self.dynamodb.as_ref().map(DynamoLocal::pid),
             },
         })
