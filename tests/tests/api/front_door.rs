@@ -3,6 +3,7 @@
 //! behind CloudFront with origin access control, `/auth/*` as the HTTP API behind the same CloudFront. Each test
 //! also shows what `cargo lambda watch` alone does differently, where it does.
 
+use crate::hostile::{Case, Expect, Problem, Status, case};
 use reqwest::Method;
 use tests::{Browser, Options, TestApp, content_sha256, spawn_app_with};
 
@@ -162,4 +163,39 @@ async fn requests_over_the_edge_limits_are_refused_as_aws_refuses_them() {
     let big = vec![b'a'; 10 * 1024 * 1024 + 1];
     assert!(http_api(&b.raw(&door, "POST", "/auth/refresh", &[("x-csrf", "1")], &big).await));
     assert_eq!(app.session_items().await.len(), 1, "the session is untouched");
+}
+
+/// Where the hostile-input suite (`hostile::`) gets another answer through the front door, and why.
+pub(crate) fn hostile_expectation(name: &str) -> Option<Expect> {
+    match name {
+        // The HTTP API joins repeated header lines: the function sees `X-CSRF: 1,1`.
+        "session X-CSRF twice" => Some(Problem(403, "csrf_required")),
+        // The HTTP API: request line and header values at most 10,240 bytes.
+        "session X-CSRF 10 KB" | "session cookie 10 KB" => Some(Status(&[413])),
+        // CloudFront: a URL at most 8,192 bytes.
+        "login 10 KB returnUrl" | "callback state 10 KB" | "logout sid 10 KB" => Some(Status(&[413])),
+        _ => None,
+    }
+}
+
+/// The hostile cases only the front door makes sense of: paths the HTTP API decodes, bodies without their hash.
+pub(crate) fn hostile_cases(cases: &mut Vec<Case>) {
+    for name in ["session X-CSRF twice", "session X-CSRF 10 KB", "session cookie 10 KB", "login 10 KB returnUrl"] {
+        assert!(cases.iter().any(|c| c.name == name), "no hostile case {name}");
+    }
+    let csrf = [("X-CSRF", "1")];
+    let api = "/api/domain/odata/Crm_Sales_Customers";
+    cases.extend([
+        case("auth encoded traversal", "GET", &format!("/auth/%2e%2e{api}"), &csrf, Status(&[404])),
+        case("auth encoded ? cuts the path", "GET", "/auth/session%3F/../sessions", &csrf, Status(&[200])),
+        case("auth encoded NUL", "GET", "/auth/session%00", &csrf, Status(&[404])),
+        case("auth double-encoded", "GET", "/auth/%2573ession", &csrf, Status(&[404])),
+    ]);
+    for (name, hash) in [("api body with an empty hash", String::new()), ("api body with a wrong hash", "0".repeat(64))]
+    {
+        let json = [("X-CSRF", "1"), ("Content-Type", "application/json"), ("x-amz-content-sha256", hash.as_str())];
+        let mut c = case(name, "POST", api, &json, Status(&[403]));
+        c.body = b"{\"Name\":\"x\"}".to_vec();
+        cases.push(c);
+    }
 }
