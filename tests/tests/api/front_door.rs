@@ -93,6 +93,27 @@ async fn api_paths_pass_byte_for_byte_bodies_need_their_hash_and_answers_stream(
     let (first, total) = (first.unwrap(), started.elapsed());
     assert!(first < std::time::Duration::from_millis(2500), "the first byte waited for the whole answer: {first:?}");
     assert!(total >= std::time::Duration::from_millis(3000), "{total:?}");
+
+    // Cut off upstream mid-body: the status has left, the viewer never gets a complete answer.
+    app.emulator_control(serde_json::json!({"apiCloseMidBody": true, "apiCloseMidBodyTimes": 1})).await;
+    let r = reqwest::Client::new()
+        .get(app.url("/api/domain/odata/Crm_Sales_Customers"))
+        .header("x-csrf", "1")
+        .header(
+            "cookie",
+            format!(
+                "{}={}",
+                shared::http::cookies::SESSION,
+                b.cookie("localhost", shared::http::cookies::SESSION).unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body = r.bytes().await;
+    app.emulator_control(serde_json::json!({})).await;
+    assert!(!matches!(&body, Ok(b) if serde_json::from_slice::<serde_json::Value>(b).is_ok()), "{body:?}");
 }
 
 #[tokio::test]
