@@ -26,7 +26,7 @@ async fn main() {
     let http = reqwest::Client::new();
     let calls =
         [("GET /api/…?$top=3", "/api/domain/odata/Crm_Sales_Customers?$top=3"), ("GET /auth/session", "/auth/session")];
-    let ways = [("front door", app.origin()), ("cargo lambda watch", app.functions_origin())];
+    let ways = [("front door", app.origin()), ("straight to the functions", app.functions_origin())];
     let mut ms: Vec<Vec<f64>> = vec![vec![]; calls.len() * ways.len()];
     for round in 0..rounds + 5 {
         for (c, (_, path)) in calls.iter().enumerate() {

@@ -134,7 +134,7 @@ async fn auth_paths_are_decoded_and_repeated_headers_joined_as_the_http_api_does
         let r = b.raw(&door, "GET", path, &[("x-csrf", "1")], b"").await;
         assert_eq!((r.status, r.json()["user"]["sub"].as_str()), (200, Some("demo")), "{path}: {}", r.text());
         let r = b.raw(&around, "GET", path, &[("x-csrf", "1"), secret], b"").await;
-        assert_eq!(r.status, 404, "cargo lambda watch alone keeps {path} encoded");
+        assert_eq!(r.status, 404, "the functions alone (no front door) keep {path} encoded");
     }
 
     // Repeated header lines: one value, joined with commas (`X-CSRF: 1,1` is not `1`); cargo lambda keeps the first.
