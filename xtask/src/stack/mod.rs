@@ -1,5 +1,5 @@
 //! The local stack, defined once: DynamoDB Local (+ optionally `infra/ddb-proxy.js`), the ERP.net emulator, the six
-//! functions under `cargo lambda watch`, and optionally the example SPA under Vite. `cargo xtask dev`,
+//! functions under `cargo lambda watch`, optionally the local front door and the example SPA. `cargo xtask dev`,
 //! `with-stack`, `stack --json` (the browser tests), the Rust test harness (`tests/src/stack.rs`), the soak test
 //! and the benchmarks all start it through [`Stack::start`] or the parts in the submodules.
 //!
