@@ -42,6 +42,16 @@ impl FrontDoor {
     }
 }
 
+/// With a front door: its secret, and the functions' environment with it as `FRONT_DOOR_SECRET`.
+pub fn secret_and_env(opts: &super::StackOptions) -> (Option<String>, Vec<(String, String)>) {
+    let secret = opts.front_door_port.map(|_| secret_for(&opts.bff_env));
+    let mut env = opts.bff_env.clone();
+    if let Some(s) = &secret {
+        env.push((SECRET_ENV.into(), s.clone()));
+    }
+    (secret, env)
+}
+
 /// A fresh secret for one stack (64 hex digits from the OS's randomness), unless the functions' environment
 /// already sets one.
 pub fn secret_for(bff_env: &[(String, String)]) -> String {

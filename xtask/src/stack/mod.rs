@@ -156,11 +156,7 @@ impl Stack {
             state_file: opts.emulator_state_file.then(|| logs.join(format!("{}-emulator-state.json", opts.id))),
             extra_env: opts.emulator_env.clone(),
         };
-        let secret = opts.front_door_port.map(|_| front_door::secret_for(&opts.bff_env));
-        let mut bff_env = opts.bff_env.clone();
-        if let Some(s) = &secret {
-            bff_env.push((front_door::SECRET_ENV.into(), s.clone()));
-        }
+        let (secret, bff_env) = front_door::secret_and_env(&opts);
         let bff_config = BffConfig {
             erpnet_url: format!("http://127.0.0.1:{}", opts.emulator_port),
             client_id: CLIENT_ID.into(),
@@ -189,25 +185,13 @@ impl Stack {
             (Some(port), Some(s)) => Some(FrontDoor::start(port, opts.bff_port, s, &log("front-door")).await?),
             _ => None,
         };
+        let spa_target = format!("http://127.0.0.1:{}", opts.entry_port());
         let spa = match opts.spa_port {
-            Some(port) => {
-                Some(spa::start(port, &format!("http://127.0.0.1:{}", opts.entry_port()), &log("spa")).await?)
-            }
+            Some(port) => Some(spa::start(port, &spa_target, &log("spa")).await?),
             None => None,
         };
-        Ok(Stack {
-            spa,
-            front_door,
-            bff,
-            emulator,
-            ddb_proxy,
-            dynamodb,
-            endpoint,
-            bff_log,
-            env_file,
-            watch,
-            options: opts,
-        })
+        let options = opts;
+        Ok(Stack { spa, front_door, bff, emulator, ddb_proxy, dynamodb, endpoint, bff_log, env_file, watch, options })
     }
 
     /// The app's public origin (the SPA's, or the BFF's without one).
