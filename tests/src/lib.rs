@@ -19,7 +19,7 @@ pub mod stack;
 pub mod storm;
 
 pub use browser::{Browser, Resp};
-pub use signin::{enc, form_action};
+pub use signin::{content_sha256, enc, form_action};
 pub use stack::{
     CLIENT_ID, CLIENT_SECRET, Instance, Options, PrivateDynamo, TestApp, dynamodb_endpoint, spawn_app, spawn_app_with,
 };

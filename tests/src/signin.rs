@@ -88,6 +88,11 @@ impl TestApp {
     ) -> Resp {
         let mut h: Vec<(&str, &str)> = vec![("x-csrf", "1")];
         h.extend_from_slice(headers);
+        // As examples/spa/src/bff.ts: the body's hash, which the front door of /api/* requires.
+        let hash = body.as_deref().map(content_sha256);
+        if let Some(hash) = &hash {
+            h.push(("x-amz-content-sha256", hash));
+        }
         b.request(method, &format!("{origin}{path}"), &h, body).await
     }
 
@@ -96,6 +101,12 @@ impl TestApp {
         assert_eq!(r.status, 200, "{}", r.text());
         r.json()
     }
+}
+
+/// The hex SHA-256 of a request body: its `x-amz-content-sha256` (CloudFront OAC in front of a function URL).
+pub fn content_sha256(body: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Percent-encodes everything but ASCII letters and digits (a query parameter's value).

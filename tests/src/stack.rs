@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
-use xtask::stack::{DdbProxy, Dynamo, Emulator, Proc, Stack, StackOptions, Watch, free_port};
+use xtask::stack::{DdbProxy, Dynamo, Emulator, FrontDoor, Proc, Stack, StackOptions, Watch, free_port};
 
 pub use xtask::stack::CLIENT_ID;
 pub use xtask::stack::DynamoLocal as PrivateDynamo;
@@ -30,6 +30,9 @@ pub struct Options {
     pub ddb_proxy: bool,
     /// Many instances (`crate::instances`): the registry on, `acme` (this emulator) and `globex` (a second one).
     pub instances: bool,
+    /// The local front door in front of the functions (`xtask/src/stack/front_door.rs`): the app's origin is then
+    /// the front door's, and the functions refuse a request that did not come through it.
+    pub front_door: bool,
 }
 
 impl Default for Options {
@@ -43,6 +46,7 @@ impl Default for Options {
             private_dynamodb: false,
             ddb_proxy: false,
             instances: false,
+            front_door: false,
         }
     }
 }
@@ -51,6 +55,7 @@ impl Default for Options {
 pub struct TestApp {
     /// More runtimes serving the same functions (see [`TestApp::spawn_instance`]).
     pub instances: Vec<Instance>,
+    pub front_door: Option<FrontDoor>,
     pub bff: Proc,
     pub bff_port: u16,
     pub bff_log: PathBuf,
@@ -89,6 +94,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     so.concurrency = opts.concurrency;
     so.ddb_proxy = opts.ddb_proxy;
     so.bff_timeout = Duration::from_secs(180);
+    so.front_door_port = opts.front_door.then(free_port);
     if opts.instances {
         so = so.with_instances();
         so.bff_env.extend(crate::instances::bff_env());
@@ -98,8 +104,20 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
             "{e}\n(the tests need DynamoDB Local: run them under `cargo xtask with-dynamodb -- …`, as `make test` does)"
         )
     });
-    let Stack { spa: _, bff, emulator, globex, ddb_proxy, dynamodb, endpoint, bff_log, env_file: _, watch, options } =
-        stack;
+    let Stack {
+        spa: _,
+        front_door,
+        bff,
+        emulator,
+        globex,
+        ddb_proxy,
+        dynamodb,
+        endpoint,
+        bff_log,
+        env_file: _,
+        watch,
+        options,
+    } = stack;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(120))
@@ -107,6 +125,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         .unwrap();
     TestApp {
         instances: vec![],
+        front_door,
         bff,
         bff_port: options.bff_port,
         bff_log,
@@ -165,8 +184,13 @@ impl Instance {
 }
 
 impl TestApp {
-    /// The app's public origin (the BFF and the SPA share it).
+    /// The app's public origin (the BFF and the SPA share it): the front door's when there is one.
     pub fn origin(&self) -> String {
+        format!("http://localhost:{}", self.front_door.as_ref().map_or(self.bff_port, |f| f.port))
+    }
+
+    /// The functions' own origin (`cargo lambda watch`), around the front door if there is one.
+    pub fn functions_origin(&self) -> String {
         format!("http://localhost:{}", self.bff_port)
     }
 

@@ -219,6 +219,8 @@ async fn stack(
     }
     opts.access_token_ttl = access_token_ttl;
     opts.spa_port = spa.then(free_port);
+    // The browser tests go through the local front door, as a browser goes through CloudFront.
+    opts.front_door_port = Some(free_port());
     opts.client_secret = format!("e2e-{}", random_hex());
     let start = Stack::start(opts);
     let mut stack = tokio::select! {
@@ -248,11 +250,12 @@ fn random_hex() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const DEV_PORTS: [(u16, &str); 5] = [
+const DEV_PORTS: [(u16, &str); 6] = [
     (8000, "DynamoDB Local"),
     (5005, "the ERP.net emulator (acme)"),
     (5006, "the ERP.net emulator (globex)"),
     (9000, "the BFF functions"),
+    (9100, "the local front door"),
     (5173, "Vite"),
 ];
 
@@ -273,6 +276,7 @@ async fn dev(signals: &mut Signals) -> Result<ExitCode, String> {
         emulator_port: 5005,
         bff_port: 9000,
         spa_port: Some(5173),
+        front_door_port: Some(9100),
         client_secret: "local-dev-secret-change-me".into(),
         access_token_ttl: None,
         emulator_state_file: false,
@@ -301,7 +305,8 @@ async fn dev(signals: &mut Signals) -> Result<ExitCode, String> {
       default instance            http://localhost:5173          (ERP.net emulator acme, from the environment)
       instance acme               http://acme.localhost:5173     (customers C0001…)
       instance globex             http://globex.localhost:5173   (customers G0001…)
-    BFF functions (cargo lambda)  http://127.0.0.1:9000   (/auth/*, /api/*)
+    Local front door              http://127.0.0.1:9100   (as CloudFront and the AWS origins: docs/front-door.md)
+    BFF functions (cargo lambda)  http://127.0.0.1:9000   (/auth/*, /api/*; only through the front door)
     ERP.net emulator acme         http://127.0.0.1:5005   (issuer http://127.0.0.1:5005/id)
     ERP.net emulator globex       http://127.0.0.1:5006   (issuer http://127.0.0.1:5006/id)
     DynamoDB Local                http://127.0.0.1:8000   (table bff-sessions, with the registry: instance#acme, instance#globex)

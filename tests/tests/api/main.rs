@@ -6,6 +6,7 @@ mod batch;
 mod chaos;
 mod edge;
 mod faults;
+mod front_door;
 mod hostile;
 mod instances;
 mod observability;

@@ -1,5 +1,5 @@
 //! The local stack, defined once: DynamoDB Local (+ optionally `infra/ddb-proxy.js`), the ERP.net emulator, the six
-//! functions under `cargo lambda watch`, and optionally the example SPA under Vite. `cargo xtask dev`,
+//! functions under `cargo lambda watch`, optionally the local front door and the example SPA. `cargo xtask dev`,
 //! `with-stack`, `stack --json` (the browser tests), the Rust test harness (`tests/src/stack.rs`), the soak test
 //! and the benchmarks all start it through [`Stack::start`] or the parts in the submodules.
 //!
@@ -9,6 +9,7 @@
 pub mod bff;
 pub mod dynamodb;
 pub mod emulator;
+pub mod front_door;
 pub mod instances;
 pub mod process;
 pub mod spa;
@@ -16,6 +17,7 @@ pub mod spa;
 pub use bff::{BffConfig, Watch};
 pub use dynamodb::{DdbProxy, DynamoLocal};
 pub use emulator::{Emulator, EmulatorConfig};
+pub use front_door::FrontDoor;
 pub use process::{Proc, free_port, poll_until, port_in_use};
 
 use std::path::PathBuf;
@@ -46,6 +48,9 @@ pub struct StackOptions {
     pub bff_port: u16,
     /// Serve the example SPA on `localhost:{port}` (then the app's origin is the SPA's, and Vite forwards to the BFF).
     pub spa_port: Option<u16>,
+    /// The local front door (`front_door.rs`) on `localhost:{port}` in front of the functions: the app's origin (or
+    /// Vite's target), and the functions require its secret header, as in AWS.
+    pub front_door_port: Option<u16>,
     pub client_secret: String,
     pub access_token_ttl: Option<u64>,
     pub emulator_state_file: bool,
@@ -76,6 +81,7 @@ impl StackOptions {
             emulator_port: free_port(),
             bff_port: free_port(),
             spa_port: None,
+            front_door_port: None,
             client_secret: format!("stack-{id}-secret"),
             access_token_ttl: None,
             emulator_state_file: false,
@@ -117,7 +123,7 @@ impl StackOptions {
             app_origins: origins,
             access_token_ttl: self.access_token_ttl,
             // Straight to the functions (server to server; in AWS it is `{PUBLIC_ORIGIN}/auth/backchannel-logout`).
-            backchannel_logout_uri: Some(format!("http://127.0.0.1:{}/auth/backchannel-logout", self.bff_port)),
+            backchannel_logout_uri: Some(format!("http://127.0.0.1:{}/auth/backchannel-logout", self.entry_port())),
             // With the registry on, the BFF takes the instance from the host: the bare app host is the default
             // instance. The acme emulator plays two (default and acme) but registers one back-channel URI, so its
             // logout tokens reach the default instance's sessions, not those signed in on acme.localhost.
@@ -138,21 +144,27 @@ impl StackOptions {
         (first, second)
     }
 
-    /// The app's public origin: the SPA's when there is one, else the BFF's; always on `localhost` (the emulator is
-    /// on 127.0.0.1: two sites, as in production).
+    /// The app's public origin: the SPA's when there is one, else the front door's, else the BFF's; always on
+    /// `localhost` (the emulator is on 127.0.0.1: two sites, as in production).
     pub fn app_origin(&self) -> String {
         format!("http://{}", self.app_host())
     }
 
     /// The app origin's host and port (`localhost:5173`).
     pub fn app_host(&self) -> String {
-        format!("localhost:{}", self.spa_port.unwrap_or(self.bff_port))
+        format!("localhost:{}", self.spa_port.or(self.front_door_port).unwrap_or(self.bff_port))
+    }
+
+    /// Where requests for the functions enter: the front door's port if there is one, else the functions' own.
+    pub fn entry_port(&self) -> u16 {
+        self.front_door_port.unwrap_or(self.bff_port)
     }
 }
 
 /// A running stack. Dropping it stops everything (the front first, DynamoDB last).
 pub struct Stack {
     pub spa: Option<Proc>,
+    pub front_door: Option<FrontDoor>,
     pub bff: Proc,
     pub emulator: Emulator,
     /// The second instance's emulator (multi-instance mode only).
@@ -196,6 +208,7 @@ impl Stack {
         };
 
         let (emulator_config, globex_config) = opts.emulator_configs();
+        let (secret, front_door_env) = front_door::secret_and_env(&opts);
         let mut bff_env = vec![];
         if opts.instances {
             let url = |port: u16| format!("http://127.0.0.1:{port}");
@@ -203,7 +216,7 @@ impl Stack {
             instances::register(&client, &opts.table, instances::GLOBEX, &url(opts.globex_port)).await?;
             bff_env = instances::bff_env(&opts.client_secret);
         }
-        bff_env.extend(opts.bff_env.iter().cloned());
+        bff_env.extend(front_door_env);
         let bff_config = BffConfig {
             erpnet_url: format!("http://127.0.0.1:{}", opts.emulator_port),
             client_id: CLIENT_ID.into(),
@@ -235,11 +248,30 @@ impl Stack {
             }
         })?;
         bff::wait_serving(&mut bff, opts.bff_port, watch.probe_host.as_deref(), opts.bff_timeout).await?;
+        let front_door = match (opts.front_door_port, &secret) {
+            (Some(port), Some(s)) => Some(FrontDoor::start(port, opts.bff_port, s, &log("front-door")).await?),
+            _ => None,
+        };
+        let spa_target = format!("http://127.0.0.1:{}", opts.entry_port());
         let spa = match opts.spa_port {
-            Some(port) => Some(spa::start(port, &format!("http://127.0.0.1:{}", opts.bff_port), &log("spa")).await?),
+            Some(port) => Some(spa::start(port, &spa_target, &log("spa")).await?),
             None => None,
         };
-        Ok(Stack { spa, bff, emulator, globex, ddb_proxy, dynamodb, endpoint, bff_log, env_file, watch, options: opts })
+        let options = opts;
+        Ok(Stack {
+            spa,
+            front_door,
+            bff,
+            emulator,
+            globex,
+            ddb_proxy,
+            dynamodb,
+            endpoint,
+            bff_log,
+            env_file,
+            watch,
+            options,
+        })
     }
 
     /// The app's public origin (the SPA's, or the BFF's without one).
@@ -256,6 +288,9 @@ impl Stack {
     pub fn check_running(&mut self) -> Result<(), String> {
         if let Some(spa) = &mut self.spa {
             spa.check_running()?;
+        }
+        if let Some(f) = &mut self.front_door {
+            f.proc.check_running()?;
         }
         self.bff.check_running()?;
         self.emulator.proc.check_running()?;
@@ -276,6 +311,7 @@ impl Stack {
         serde_json::json!({
             "origin": self.origin(),
             "bff": self.bff_url(),
+            "frontDoor": self.front_door.as_ref().map(FrontDoor::url),
             "emulatorOrigin": self.emulator.origin(),
             "issuer": self.emulator.issuer(),
             "dynamodb": self.endpoint,
@@ -287,6 +323,7 @@ impl Stack {
                 "bff": self.bff.pid(),
                 "emulator": self.emulator.proc.pid(),
                 "spa": self.spa.as_ref().map(Proc::pid),
+                "frontDoor": self.front_door.as_ref().map(|f| f.proc.pid()),
                 "dynamodb": self.dynamodb.as_ref().map(DynamoLocal::pid),
                 "globex": self.globex.as_ref().map(|g| g.proc.pid()),
             },
