@@ -2,6 +2,7 @@
 import {
   createHash, createPrivateKey, generateKeyPairSync, randomBytes,
 } from 'node:crypto';
+import { request } from 'node:http';
 
 import Provider, { errors, interactionPolicy } from 'oidc-provider';
 // oidc-provider's own key registration (internal module, pinned 9.13.3): re-run on `rotateKeys` to
@@ -28,6 +29,30 @@ export const AUDIENCE = 'DomainAPI'; // `aud` of access tokens, as in ERP.net
 // generateKeyPairSync returns deadlocked Node 20 about once in 40 starts: the export holds the key's mutex, a GC
 // inside it runs the finished key-generation job's destructor, and that takes the same mutex (main thread stuck in
 // ~KeyGenJob under ExportJWKRsaKey, seen with gdb). A re-imported key has a mutex of its own.
+// An outgoing request as ERP.net sends it to `https://<instance host>/…`: with EMULATOR_BACKCHANNEL_LOGOUT_HOST, that
+// host is the request's `Host` (what CloudFront, or the local front door, turns into `X-Forwarded-Host`), while the
+// connection goes to the URL's loopback address (*.localhost does not resolve here). `fetch` cannot set `Host`.
+function postAs(url, options) {
+  const u = new URL(url);
+  const body = options.body == null ? '' : String(options.body);
+  const headers = Object.fromEntries(new Headers(options.headers));
+  if (config.backchannelLogoutHost) headers.host = config.backchannelLogoutHost;
+  headers['content-length'] = String(Buffer.byteLength(body));
+  return new Promise((resolve, reject) => {
+    const req = request({
+      hostname: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method: options.method || 'GET', headers,
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode })));
+      res.on('error', reject);
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('back-channel logout request timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 function rsaJwk(kid) {
   const { privateKey: der } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
@@ -269,13 +294,9 @@ export async function createProvider() {
     loadExistingGrant,
     // Outgoing requests (only back-channel logout tokens, to the BFF on 127.0.0.1): oidc-provider's default refuses
     // loopback addresses (SSRF protection) and gives up after 2.5 s, shorter than a function's first start under
-    // cargo lambda. Locally the BFF is on loopback by design, so plain fetch with 30 s. With
-    // EMULATOR_BACKCHANNEL_LOGOUT_HOST, the instance's host goes along as X-Forwarded-Host.
-    fetch: (url, { dispatcher, signal, ...options }) => {
-      const headers = new Headers(options.headers);
-      if (config.backchannelLogoutHost) headers.set('x-forwarded-host', config.backchannelLogoutHost);
-      return globalThis.fetch(url, { ...options, headers, signal: AbortSignal.timeout(30_000) });
-    },
+    // cargo lambda. Locally the BFF is on loopback by design, so a plain request with 30 s.
+    fetch: (url, { dispatcher, signal, ...options }) => postAs(url, options),
+
     interactions: {
       policy,
       url: (ctx, interaction) => `${MOUNT}/interaction/${interaction.uid}`,

@@ -3,7 +3,7 @@
 //! each delivers it, repeated headers joined, their size limits, the body hash on `/api/*`, the secret header.
 //! docs/front-door.md ("Local parity") lists each behaviour and the test that shows it.
 
-use super::process::{Proc, http_status_is, probe_client, wait_ready};
+use super::process::{Proc, probe_client, wait_ready};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -19,8 +19,15 @@ pub struct FrontDoor {
 
 impl FrontDoor {
     /// Starts it on 127.0.0.1:`port` in front of the functions on `bff_port`, adding `secret` as CloudFront does.
-    /// Ready once `GET /auth/session` through it answers 200 (the functions accept the secret).
-    pub async fn start(port: u16, bff_port: u16, secret: &str, log: &Path) -> Result<FrontDoor, String> {
+    /// Ready once `GET /auth/session` through it answers 200 (the functions accept the secret), sent with
+    /// `Host: probe_host` when given (with the instance registry on, only the app's host is served).
+    pub async fn start(
+        port: u16,
+        bff_port: u16,
+        secret: &str,
+        probe_host: Option<&str>,
+        log: &Path,
+    ) -> Result<FrontDoor, String> {
         let mut cmd = Command::new("node");
         cmd.current_dir(crate::repo_root())
             .args(["infra/front-door.js", "--port", &port.to_string()])
@@ -29,10 +36,14 @@ impl FrontDoor {
         let mut proc = Proc::spawn("the local front door", cmd, log)?;
         let client = probe_client();
         let session = format!("http://localhost:{port}/auth/session");
-        wait_ready(&mut proc, "the functions through the front door", Duration::from_secs(60), || {
-            http_status_is(&client, &session, 200)
-        })
-        .await?;
+        let ok = || async {
+            let mut req = client.get(&session).header("x-csrf", "1");
+            if let Some(host) = probe_host {
+                req = req.header(reqwest::header::HOST, host);
+            }
+            matches!(req.send().await, Ok(r) if r.status() == reqwest::StatusCode::OK)
+        };
+        wait_ready(&mut proc, "the functions through the front door", Duration::from_secs(60), ok).await?;
         Ok(FrontDoor { proc, port })
     }
 

@@ -249,7 +249,9 @@ impl Stack {
         })?;
         bff::wait_serving(&mut bff, opts.bff_port, watch.probe_host.as_deref(), opts.bff_timeout).await?;
         let front_door = match (opts.front_door_port, &secret) {
-            (Some(port), Some(s)) => Some(FrontDoor::start(port, opts.bff_port, s, &log("front-door")).await?),
+            (Some(port), Some(s)) => {
+                Some(FrontDoor::start(port, opts.bff_port, s, watch.probe_host.as_deref(), &log("front-door")).await?)
+            }
             _ => None,
         };
         let spa_target = format!("http://127.0.0.1:{}", opts.entry_port());
