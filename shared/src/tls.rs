@@ -58,10 +58,15 @@ impl Roots {
             .with_no_client_auth())
     }
 
-    /// The AWS SDK's HTTPS client (rustls with aws-lc-rs), trusting these roots and no others.
+    /// The AWS SDK's HTTPS client (rustls with aws-lc-rs), trusting these roots and no others; of them, only Amazon
+    /// Trust Services' where the SDK talks to AWS's own endpoints ([`sdk_roots`]).
     pub fn sdk_http_client(&self) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, String> {
         use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
-        let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(self.pem());
+        let env = |k: &str| std::env::var(k).ok();
+        // A custom endpoint over TLS may be anyone's; over plain HTTP (DynamoDB Local) no root is ever used.
+        let custom_tls = env("AWS_ENDPOINT_URL_DYNAMODB").is_some_and(|e| !e.starts_with("http://"));
+        let certs = self.sdk_roots(env("AWS_REGION").as_deref(), custom_tls);
+        let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(pem(certs));
         let context = TlsContext::builder().with_trust_store(trust).build().map_err(|e| e.to_string())?;
         Ok(aws_smithy_http_client::Builder::new()
             .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
@@ -69,20 +74,39 @@ impl Roots {
             .build_https())
     }
 
-    /// Every root as one PEM bundle (what the SDK's trust store takes).
-    fn pem(&self) -> Vec<u8> {
-        let mut out = String::new();
-        for cert in &self.certs {
-            out.push_str("-----BEGIN CERTIFICATE-----\n");
-            let b64 = STANDARD.encode(cert.as_ref());
-            for line in b64.as_bytes().chunks(64) {
-                out.push_str(std::str::from_utf8(line).unwrap_or_default());
-                out.push('\n');
-            }
-            out.push_str("-----END CERTIFICATE-----\n");
-        }
-        out.into_bytes()
+    /// The roots the SDK needs. It calls DynamoDB only (the secret comes through the Lambda extension over loopback
+    /// HTTP), and AWS's endpoints present Amazon Trust Services chains (Amazon Root CA 1–4, cross-signed by
+    /// Starfield Services G2): trusting those alone is narrower, and the SDK parses its PEM bundle with a
+    /// constant-time decoder at every cold start. China regions and a custom TLS endpoint get every root, and so
+    /// does a bundle without Amazon's.
+    fn sdk_roots(&self, region: Option<&str>, custom_tls_endpoint: bool) -> Vec<&CertificateDer<'static>> {
+        const AMAZON: [&[u8]; 2] = [b"Amazon Root CA ", b"Starfield Services Root Certificate Authority - G2"];
+        let aws_only = !custom_tls_endpoint && !region.is_some_and(|r| r.starts_with("cn-"));
+        // `store.roots` holds the anchors of `certs`, in the same order (`load` added them one by one).
+        let chosen: Vec<_> = (self.certs.iter().zip(&self.store.roots))
+            .filter(|(_, anchor)| {
+                let subject: &[u8] = anchor.subject.as_ref();
+                !aws_only || AMAZON.iter().any(|name| subject.windows(name.len()).any(|w| w == *name))
+            })
+            .map(|(cert, _)| cert)
+            .collect();
+        if chosen.is_empty() { self.certs.iter().collect() } else { chosen }
     }
+}
+
+/// Roots as one PEM bundle (what the SDK's trust store takes).
+fn pem<'a>(certs: impl IntoIterator<Item = &'a CertificateDer<'static>>) -> Vec<u8> {
+    let mut out = String::new();
+    for cert in certs {
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        let b64 = STANDARD.encode(cert.as_ref());
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(std::str::from_utf8(line).unwrap_or_default());
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+    }
+    out.into_bytes()
 }
 
 /// The certificates of a PEM bundle. Not rustls-pki-types' PEM reader: it decodes base64 in constant time, as keys
@@ -115,10 +139,19 @@ mod tests {
     #[test]
     fn the_pem_bundle_holds_every_root_once() {
         let roots = Roots::load().expect("this machine has root certificates");
-        let pem = roots.pem();
+        let pem = pem(&roots.certs);
         let back: Vec<_> = CertificateDer::pem_slice_iter(&pem).collect::<Result<_, _>>().unwrap();
         assert_eq!(back, roots.certs);
         assert_eq!(roots.store.len(), roots.certs.len());
+    }
+
+    #[test]
+    fn the_sdk_trusts_amazons_roots_for_aws_endpoints_and_every_root_otherwise() {
+        let roots = Roots::load().expect("this machine has root certificates");
+        let aws = roots.sdk_roots(Some("eu-west-1"), false);
+        assert!(!aws.is_empty() && aws.len() < roots.certs.len(), "{} of {}", aws.len(), roots.certs.len());
+        assert_eq!(roots.sdk_roots(Some("cn-north-1"), false).len(), roots.certs.len());
+        assert_eq!(roots.sdk_roots(Some("eu-west-1"), true).len(), roots.certs.len());
     }
 
     #[test]
