@@ -26,7 +26,10 @@ impl Host {
             return Host::App;
         }
         let label = host.strip_suffix(app_host).and_then(|h| h.strip_suffix('.'));
-        label.and_then(InstanceKey::parse).map_or(Host::Other, Host::Instance)
+        // `default.<app host>` is no instance: the environment's instance has the app's own host, and its sessions
+        // must not be reachable under a registry entry of that name.
+        let key = label.and_then(InstanceKey::parse).filter(|k| !k.is_default());
+        key.map_or(Host::Other, Host::Instance)
     }
 }
 
