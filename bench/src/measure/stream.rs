@@ -1,6 +1,7 @@
-//! Large answers (1, 20 and 50 MB) through the local front door (`cargo lambda watch --release`, the proxy
-//! streaming) against the emulator directly: time to first byte and total time per call, and the proxy process's
-//! peak RSS after each size (sizes in increasing order, so a peak that does not grow means memory stays flat).
+//! Large answers (1, 20 and 50 MB) through the local front door (`infra/front-door.js`, as CloudFront and the
+//! proxy's function URL, in front of `cargo lambda watch --release`, the proxy streaming) against the emulator
+//! directly: time to first byte and total time per call, and the proxy process's peak RSS after each size (sizes in
+//! increasing order, so a peak that does not grow means memory stays flat).
 
 use crate::functions::CUSTOMERS;
 use crate::stack::Ctx;
@@ -31,10 +32,22 @@ pub struct StreamRow {
 }
 
 pub async fn run(ctx: &mut Ctx) -> Stream {
-    // The proxy answers as a stream only with PROXY_STREAMING=true (as the template deploys it).
+    // The proxy answers as a stream only with PROXY_STREAMING=true (as the template deploys it), and behind the
+    // front door the functions want its secret header.
+    let secret = xtask::stack::front_door::secret_for(&[]);
     ctx.env_direct.push(("PROXY_STREAMING".into(), "true".into()));
-    let (watch, origin) = super::throughput::start_release_watch(ctx).await;
-    ctx.env_direct.pop();
+    ctx.env_direct.push((xtask::stack::front_door::SECRET_ENV.into(), secret.clone()));
+    let (watch, functions) = super::throughput::start_release_watch(ctx).await;
+    // The front door's own readiness check is an anonymous `/auth/session`: build that function first.
+    let session = super::throughput::prober(ctx, &format!("{functions}/auth/session"));
+    tests::wait_until("the release build to serve /auth/session", Duration::from_secs(600), &session).await;
+    ctx.env_direct.truncate(ctx.env_direct.len() - 2);
+    let watch_port: u16 = functions.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the functions' port");
+    let front_door =
+        xtask::stack::FrontDoor::start(tests::free_port(), watch_port, &secret, None, &ctx.logs.join("front-door.log"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    let origin = format!("http://127.0.0.1:{}", front_door.port);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).build().unwrap();
     let mut rows = vec![];
     for (label, bytes) in SIZES {
@@ -69,6 +82,7 @@ pub async fn run(ctx: &mut Ctx) -> Stream {
         rows.push(row);
     }
     ctx.app.emulator_control(json!({})).await;
+    drop(front_door);
     drop(watch);
     Stream { rows }
 }

@@ -88,12 +88,16 @@ pub async fn start_release_watch(ctx: &Ctx) -> (tests::Proc, String) {
     (watch, origin)
 }
 
-/// A check that demo's GET of `url` answers 200.
-fn prober(ctx: &Ctx, url: &str) -> impl Fn() -> Pin<Box<dyn Future<Output = bool>>> + use<> {
+/// A check that demo's GET of `url` answers 200 (with the front door's secret header when the functions want it).
+pub fn prober(ctx: &Ctx, url: &str) -> impl Fn() -> Pin<Box<dyn Future<Output = bool>>> + use<> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).build().unwrap();
     let (url, cookie) = (url.to_string(), ctx.demo.clone());
+    let secret = ctx.env_direct.iter().find(|(k, _)| k == xtask::stack::front_door::SECRET_ENV).map(|(_, v)| v.clone());
     move || {
-        let req = http.get(&url).header("x-csrf", "1").header("cookie", &cookie);
+        let mut req = http.get(&url).header("x-csrf", "1").header("cookie", &cookie);
+        if let Some(s) = &secret {
+            req = req.header("x-bff-front-door", s);
+        }
         Box::pin(async move { matches!(req.send().await, Ok(r) if r.status() == 200) })
     }
 }

@@ -9,8 +9,9 @@ pub fn render(out: &mut String, s: &Stream) -> fmt::Result {
     writeln!(
         out,
         "The emulator pads its customers answer to the size (`apiResponseBytes`). Direct: a GET of the emulator's API \
-         with demo's bearer token. Through the front door: the same GET through cargo-lambda's `watch --release` \
-         (the proxy function streaming, its JSON through the link rewriter). Medians; TTFB = first body byte. \
+         with demo's bearer token. Through the front door: the same GET through the local front door \
+         (`infra/front-door.js`, as CloudFront and the proxy's function URL) in front of cargo-lambda's \
+         `watch --release` (the proxy function streaming, its JSON through the link rewriter). Medians; TTFB = first body byte. \
          Peak RSS: `VmHWM` of the proxy process after that size's calls (sizes in increasing order).\n"
     )?;
     writeln!(
