@@ -52,7 +52,7 @@ impl TestApp {
 
     /// `http://{key}.localhost:{port}`: the app on an instance's host.
     pub fn instance_origin(&self, key: &str) -> String {
-        format!("http://{key}.localhost:{}", self.bff_port)
+        xtask::stack::instances::origin_of(key, &self.origin())
     }
 
     /// The globex emulator's origin.

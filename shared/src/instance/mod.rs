@@ -54,7 +54,6 @@ struct Registry {
 const MAX_CACHED: usize = 1024;
 
 /// A registry read: the entry and the instance built from it, or `None` (unknown, disabled or unusable).
-#[derive(Clone)]
 struct Cached {
     at: Instant,
     found: Option<(Entry, Arc<Instance>)>,
@@ -103,17 +102,18 @@ impl Instances {
 
 impl Registry {
     async fn get(&self, key: &InstanceKey) -> Result<Option<Arc<Instance>>, BffError> {
-        let cached = self.cache.lock().expect("registry cache").get(key).cloned();
-        if let Some(c) = &cached
-            && c.at.elapsed() < self.config.cache_for
-        {
-            return Ok(c.found.as_ref().map(|(_, i)| i.clone()));
-        }
+        // A fresh entry answers with its instance alone (the request's path: no copy of the entry); an expired one
+        // is kept to compare with what the registry says now.
+        let previous = match self.cache.lock().expect("registry cache").get(key) {
+            Some(c) if c.at.elapsed() < self.config.cache_for => return Ok(c.found.as_ref().map(|(_, i)| i.clone())),
+            Some(c) => c.found.clone(),
+            None => None,
+        };
         let entry = self.store.instance(key).await?.filter(|e| e.enabled);
         let found = match entry {
             None => None,
             // Unchanged: the same instance, with its discovery and keys already fetched.
-            Some(e) => match cached.and_then(|c| c.found).filter(|(old, _)| *old == e) {
+            Some(e) => match previous.filter(|(old, _)| *old == e) {
                 Some(same) => Some(same),
                 None => self.build(key, &e).map(|i| (e, Arc::new(i))),
             },

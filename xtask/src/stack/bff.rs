@@ -1,7 +1,7 @@
 //! The BFF: its configuration (the one place that builds the functions' environment) and the one place that
 //! launches the six functions under `cargo lambda watch`.
 
-use super::process::{Proc, probe_client, wait_ready};
+use super::process::{Proc, probe_client, probe_status, wait_ready};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -113,14 +113,7 @@ impl Watch {
 pub async fn wait_serving(proc: &mut Proc, port: u16, host: Option<&str>, timeout: Duration) -> Result<(), String> {
     let probe = format!("http://localhost:{port}/auth/session");
     let client = probe_client();
-    let status = || async {
-        let mut req = client.get(&probe).header("x-csrf", "1");
-        if let Some(host) = host {
-            req = req.header(reqwest::header::HOST, host);
-        }
-        req.send().await.map(|r| r.status().as_u16()).ok()
-    };
     // 403: the functions serve, and refuse a request without the front door's header (FRONT_DOOR_SECRET set).
-    let serving = || async { matches!(status().await, Some(200 | 403)) };
+    let serving = || async { matches!(probe_status(&client, &probe, host).await, Some(200 | 403)) };
     wait_ready(proc, "the functions to serve /auth/session", timeout, serving).await
 }

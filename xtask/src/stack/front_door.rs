@@ -3,7 +3,7 @@
 //! each delivers it, repeated headers joined, their size limits, the body hash on `/api/*`, the secret header.
 //! docs/front-door.md ("Local parity") lists each behaviour and the test that shows it.
 
-use super::process::{Proc, probe_client, wait_ready};
+use super::process::{Proc, probe_client, probe_status, wait_ready};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -36,13 +36,7 @@ impl FrontDoor {
         let mut proc = Proc::spawn("the local front door", cmd, log)?;
         let client = probe_client();
         let session = format!("http://localhost:{port}/auth/session");
-        let ok = || async {
-            let mut req = client.get(&session).header("x-csrf", "1");
-            if let Some(host) = probe_host {
-                req = req.header(reqwest::header::HOST, host);
-            }
-            matches!(req.send().await, Ok(r) if r.status() == reqwest::StatusCode::OK)
-        };
+        let ok = || async { probe_status(&client, &session, probe_host).await == Some(200) };
         wait_ready(&mut proc, "the functions through the front door", Duration::from_secs(60), ok).await?;
         Ok(FrontDoor { proc, port })
     }

@@ -136,6 +136,16 @@ where
     }
 }
 
+/// The status `url` answers a probe with (`X-CSRF: 1`, as the SPA's requests; `Host: host` when given: with the
+/// instance registry on, the functions serve only the app's hosts).
+pub async fn probe_status(client: &reqwest::Client, url: &str, host: Option<&str>) -> Option<u16> {
+    let mut req = client.get(url).header("x-csrf", "1");
+    if let Some(host) = host {
+        req = req.header(reqwest::header::HOST, host);
+    }
+    req.send().await.map(|r| r.status().as_u16()).ok()
+}
+
 /// True once `url` answers with `want` (requests carry `X-CSRF: 1`, as the SPA's do; redirects are not followed).
 pub async fn http_status_is(client: &reqwest::Client, url: &str, want: u16) -> bool {
     matches!(client.get(url).header("x-csrf", "1").send().await, Ok(r) if r.status().as_u16() == want)
