@@ -98,6 +98,12 @@ fn correlation_id(req: &Request) -> String {
     crate::crypto::b64url(&crate::crypto::random_bytes::<12>())
 }
 
+/// This process's id, read once (each `std::process::id()` is a `getpid` system call).
+fn process_id() -> u32 {
+    static PID: std::sync::LazyLock<u32> = std::sync::LazyLock::new(std::process::id);
+    *PID
+}
+
 /// A function's whole `main`: the runtime, logging, the [`App`] from the environment, then `run` (which
 /// [`serve`]s or [`serve_streaming`]s it). One event at a time on a single thread (Lambda hands an execution
 /// environment one event at a time: no cross-thread wake-ups), or, where Lambda Managed Instances set
@@ -195,7 +201,7 @@ where
         }
         let status = resp.status().as_u16();
         let duration_ms = started.elapsed().as_millis() as u64;
-        tracing::info!(method = %method, path = %path, status, pid = std::process::id(), duration_ms, "request");
+        tracing::info!(method = %method, path = %path, status, pid = process_id(), duration_ms, "request");
         Ok(resp)
     }
     .instrument(span)

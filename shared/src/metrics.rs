@@ -7,15 +7,17 @@ use serde_json::{Map, Value, json};
 
 pub const NAMESPACE: &str = "ErpNetBff";
 
-fn function_name() -> String {
-    std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into())
+fn function_name() -> &'static str {
+    static NAME: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into()));
+    &NAME
 }
 
 /// One EMF line with `metrics` (name, value, unit) under `FunctionName` and, if given, `FunctionName` + `detail`.
 pub fn line(metrics: &[(&str, f64, &str)], detail: Option<(&str, &str)>) -> String {
     let mut dims = vec![json!(["FunctionName"])];
     let mut root = Map::new();
-    root.insert("FunctionName".into(), Value::String(function_name()));
+    root.insert("FunctionName".into(), Value::String(function_name().into()));
     if let Some((k, v)) = detail {
         dims.push(json!(["FunctionName", k]));
         root.insert(k.into(), Value::String(v.into()));

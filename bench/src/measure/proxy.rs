@@ -133,13 +133,16 @@ async fn cpu(ctx: &Ctx, p: &FnProcess, ev: &Value, calls: usize) -> (CpuRun, Cpu
 }
 
 /// BENCH_PERF=1: a `perf record -g` of the proxy process over the CPU run (for an unstripped binary, see --bin-dir),
-/// into target/bench/perf.data.
+/// into target/bench/perf.data; BENCH_PERF=dwarf unwinds with DWARF instead of frame pointers (a release build has
+/// none: only then is "where the time goes under a caller" right).
 async fn perf_record(ctx: &Ctx, p: &FnProcess) -> Option<Child> {
-    if !std::env::var("BENCH_PERF").is_ok_and(|v| v == "1") {
-        return None;
-    }
+    let graph = match std::env::var("BENCH_PERF").as_deref() {
+        Ok("1") => "fp",
+        Ok("dwarf") => "dwarf,32768",
+        _ => return None,
+    };
     let perf = Command::new("perf")
-        .args(["record", "-F", "4000", "-g", "-o"])
+        .args(["record", "-F", "2000", "--call-graph", graph, "-o"])
         .arg(ctx.logs.join("perf.data"))
         .args(["-p", &p.pid().to_string()])
         .stdout(Stdio::null())
