@@ -4,7 +4,9 @@
 //   (connections reset), each with a rate, so the SDK's retries and the BFF's 503 path can be exercised.
 //
 //   node infra/ddb-proxy.js --port 8100 --target http://127.0.0.1:8000
-//   GET  /__ddbproxy/stats    -> {"ops":{"GetItem":3,...},"faults":{"throttle":1,"error":0,"reset":0},"total":4}
+//   GET  /__ddbproxy/stats    -> {"ops":{"GetItem":3,...},"faults":{"throttle":1,"error":0,"reset":0},"total":4,
+//                                 "refused":{"UpdateItem":1}}
+//                                 (`refused`: operations DynamoDB answered 400, e.g. a failed condition)
 //   POST /__ddbproxy/reset    -> zero the counters
 //   POST /__ddbproxy/control  {"throttleRate":0.3,"errorRate":0.1,"delayMs":0,"down":false,"dropAnswerRate":0,
 //                              "dropAnswerOps":[],"dropAnswerUpdate":"","failUpdate":""}
@@ -28,7 +30,7 @@ const port = Number(arg('port', process.env.DDB_PROXY_PORT || 8100));
 const target = new URL(arg('target', process.env.DDB_PROXY_TARGET || 'http://127.0.0.1:8000'));
 
 const freshControl = () => ({ throttleRate: 0, errorRate: 0, delayMs: 0, down: false, dropAnswerRate: 0, dropAnswerOps: [], dropAnswerUpdate: '', failUpdate: '' });
-const freshStats = () => ({ ops: {}, faults: { throttle: 0, error: 0, reset: 0, dropped: 0 }, total: 0 });
+const freshStats = () => ({ ops: {}, faults: { throttle: 0, error: 0, reset: 0, dropped: 0 }, total: 0, refused: {} });
 const CONDITIONAL_WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem']);
 let control = freshControl();
 let stats = freshStats();
@@ -127,6 +129,7 @@ const server = http.createServer(async (req, res) => {
           });
           return;
         }
+        if (ur.statusCode === 400) stats.refused[op] = (stats.refused[op] || 0) + 1;
         res.writeHead(ur.statusCode, ur.headers);
         ur.pipe(res);
       },

@@ -1,11 +1,11 @@
 //! What the local stack counts: DynamoDB operations (the ddb-proxy, `infra/ddb-proxy.js`) and identity-server and
 //! API calls (the emulator's stats), read into typed figures.
 
-use crate::runtime::Outcome;
 use crate::stack::Ctx;
 use crate::stats::Samples;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use tests::runtime::Outcome;
 
 /// The ddb-proxy's operation counters since its last reset.
 #[derive(Debug, Default, Clone)]

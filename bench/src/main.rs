@@ -5,10 +5,10 @@
 //! cargo run --release -p bench -- --help
 //! ```
 //!
-//! Release binaries of the six functions (`target/release/<fn>`, or `--bin-dir`) run under [`runtime::RuntimeApi`],
-//! a minimal Lambda Runtime API in this process, against the real local stack from the test harness
-//! (`tests::spawn_app_with`: the ERP.net emulator, DynamoDB Local behind `infra/ddb-proxy.js`, and `cargo lambda
-//! watch` for the sign-in). Throughput goes through `cargo lambda watch --release` with wrk; the concurrent-refresh
+//! Release binaries of the six functions (`target/release/<fn>`, or `--bin-dir`) run under
+//! [`tests::runtime::RuntimeApi`], a minimal Lambda Runtime API in this process (the test harness's), against the
+//! real local stack from the test harness (`tests::spawn_app_with`: the ERP.net emulator, DynamoDB Local behind
+//! `infra/ddb-proxy.js`, and `cargo lambda watch` for the sign-in). Throughput goes through `cargo lambda watch --release` with wrk; the concurrent-refresh
 //! scenario through four harness runtimes; sizes come from `cargo lambda build --release --arm64 --output-format zip`.
 //!
 //! [`measure`] has one module per scenario, each returning its figures; [`report`] renders them.
@@ -19,7 +19,6 @@ mod counters;
 mod functions;
 mod measure;
 mod report;
-mod runtime;
 mod stack;
 mod stats;
 

@@ -1,11 +1,11 @@
 //! The local stack every runtime-harness section measures against, and starting a function process under it.
 
 use crate::functions::{CUSTOMERS, FUNCTIONS, event};
-use crate::runtime::{FnProcess, RuntimeApi};
 use serde_json::Value;
 use shared::http::cookies::SESSION;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use tests::runtime::FnProcess;
 use tests::{Browser, Options, TestApp, spawn_app_with};
 
 /// The local stack (`tests::spawn_app_with`: the ERP.net emulator, DynamoDB Local behind `infra/ddb-proxy.js`,
@@ -40,7 +40,7 @@ impl Ctx {
         let app = spawn_app_with(Options { ddb_proxy: true, bff_env, ..Options::default() }).await;
         let logs = tests::repo_root().join("target").join("bench");
         std::fs::create_dir_all(&logs).unwrap();
-        let env_counted = harness_env(&app);
+        let env_counted = app.function_env();
         let env_direct = env_counted
             .iter()
             .map(|(k, v)| {
@@ -106,12 +106,7 @@ impl Ctx {
 
     /// Starts a function process and waits for its first `next` poll.
     pub async fn start(&self, name: &str, env: &[(String, String)]) -> FnProcess {
-        let rt = RuntimeApi::start(name).await.expect("runtime API");
-        let p = FnProcess::spawn(name, &self.binary(name), rt, env, &self.log(name));
-        if p.rt.first_poll(Duration::from_secs(30)).await.is_none() {
-            panic!("{name} never polled for an invocation (init error: {:?})", p.rt.init_error());
-        }
-        p
+        FnProcess::start(name, &self.binary(name), env, &self.log(name)).await
     }
 
     /// A direct call to the API with demo's bearer token: (latency, status, body bytes).
@@ -138,16 +133,6 @@ impl Ctx {
         let body = r.bytes().await.expect("direct body");
         (t.elapsed(), status, body.len())
     }
-}
-
-/// The BFF's environment as the harness wrote it next to its log.
-pub fn harness_env(app: &TestApp) -> Vec<(String, String)> {
-    let env_file = PathBuf::from(app.bff_log.to_string_lossy().replace("-bff.log", "-bff.env"));
-    std::fs::read_to_string(&env_file)
-        .unwrap_or_else(|e| panic!("cannot read the harness's env file {}: {e}", env_file.display()))
-        .lines()
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-        .collect()
 }
 
 /// Signs `user` in (password = login) through the real flow: its `name=value` session cookie.

@@ -5,7 +5,9 @@
 //! - [`browser`]: [`Browser`], an HTTP client with one cookie jar per host that never follows redirects by itself;
 //! - [`emulator`]: the ERP.net emulator's test hooks;
 //! - [`signin`]: sign-in and the SPA's API calls;
-//! - [`storm`]: many calls at once.
+//! - [`storm`]: many calls at once;
+//! - [`runtime`]: one function process under a minimal Lambda Runtime API (several invocations at once, as Lambda
+//!   Managed Instances hand them).
 //!
 //! DynamoDB Local must be running: its endpoint comes from `BFF_TEST_DYNAMODB`, which
 //! `cargo xtask with-dynamodb -- …` exports (`make test` runs the tests so). Everything else the harness starts
@@ -14,6 +16,7 @@
 pub mod browser;
 pub mod emulator;
 pub mod instances;
+pub mod runtime;
 pub mod signin;
 pub mod stack;
 pub mod storm;

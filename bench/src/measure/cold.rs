@@ -1,11 +1,11 @@
 //! Cold start of each function: process spawn → ready (first `next` poll) → first response.
 
 use super::Statuses;
-use crate::runtime::{FnProcess, Outcome, RuntimeApi};
 use crate::stack::Ctx;
 use crate::stats::Samples;
 use serde_json::Value;
 use std::time::Duration;
+use tests::runtime::{FnProcess, Outcome, RuntimeApi};
 
 pub struct Cold {
     pub runs: usize,

@@ -3,12 +3,12 @@
 //! A stack of its own (`tests::Options::instances`: the harness's acme and globex), demo signed in on each host.
 
 use crate::functions::{CUSTOMERS, event};
-use crate::runtime::{FnProcess, RuntimeApi};
 use crate::stats::Samples;
 use shared::http::cookies::SESSION;
 use std::path::Path;
 use std::time::Duration;
 use tests::instances::entry;
+use tests::runtime::{FnProcess, RuntimeApi};
 use tests::{Browser, Options, TestApp, spawn_app_with};
 
 pub struct Instances {
@@ -39,7 +39,7 @@ pub async fn run(bin_dir: &Path, runs: usize, calls: usize) -> Instances {
     let default_cookie = sign_in(&app, &app.origin(), "localhost").await;
     let acme = app.instance_origin("acme");
     let acme_cookie = sign_in(&app, &acme, "acme.localhost").await;
-    let env_on = crate::stack::harness_env(&app);
+    let env_on = app.function_env();
     let env_off: Vec<_> = env_on.iter().filter(|(k, _)| k != "INSTANCE_REGISTRY").cloned().collect();
     let logs = tests::repo_root().join("target").join("bench");
     std::fs::create_dir_all(&logs).unwrap();

@@ -2,9 +2,9 @@
 //! (`AWS_LAMBDA_MAX_CONCURRENCY`), against one at a time, on the same hot-path call: requests per second and per
 //! CPU-second of the process.
 
-use crate::runtime::Outcome;
 use crate::stack::Ctx;
 use std::time::Instant;
+use tests::runtime::Outcome;
 
 pub struct Managed {
     /// Calls per mode.

@@ -1,12 +1,12 @@
 //! The proxy hot path: latency against a direct call to the API, CPU per call, and the calls it makes per request.
 
 use crate::counters::{Counted, counted};
-use crate::runtime::{FnProcess, cpu_ticks};
 use crate::stack::Ctx;
 use crate::stats::Samples;
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tests::runtime::{FnProcess, cpu_ticks};
 
 /// Calls before the measured ones.
 pub const WARM_UP: usize = 50;

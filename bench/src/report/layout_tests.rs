@@ -4,9 +4,9 @@ use super::{Run, document};
 use crate::counters::{Counted, Counts, DdbCounts, Upstream};
 use crate::measure::wrk::Wrk;
 use crate::measure::{Measured, Statuses, cold, memory, proxy, refresh, scale, size, throughput};
-use crate::runtime::Outcome;
 use crate::stats::Samples;
 use std::time::{Duration, Instant};
+use tests::runtime::Outcome;
 
 fn samples(ms: &[u64]) -> Samples {
     let mut s = Samples::default();

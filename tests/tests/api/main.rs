@@ -9,6 +9,7 @@ mod faults;
 mod front_door;
 mod hostile;
 mod instances;
+mod managed;
 mod observability;
 mod operator;
 mod refresh;
