@@ -53,6 +53,7 @@ mod raw {
     use http_body_util::{BodyExt, Full};
     use hyper_util::client::legacy::Client;
     use hyper_util::client::legacy::connect::HttpConnector;
+    use shared::session::store::attr::PK;
     use std::sync::LazyLock;
 
     type Http = Client<HttpConnector, Full<bytes::Bytes>>;
@@ -75,8 +76,7 @@ mod raw {
     pub async fn get_item(table: &str, pk: &str) -> serde_json::Value {
         let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("a local DynamoDB endpoint");
         let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "eu-west-1".into());
-        let body =
-            serde_json::json!({"TableName": table, "Key": {"pk": {"S": pk}}, "ConsistentRead": true}).to_string();
+        let body = serde_json::json!({"TableName": table, "Key": {PK: {"S": pk}}, "ConsistentRead": true}).to_string();
         let mut req = http::Request::post(format!("{endpoint}/"))
             .header("content-type", "application/x-amz-json-1.0")
             .header("x-amz-target", "DynamoDB_20120810.GetItem")

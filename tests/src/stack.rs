@@ -59,6 +59,8 @@ pub struct TestApp {
     pub bff: Proc,
     pub bff_port: u16,
     pub bff_log: PathBuf,
+    /// The functions' environment as the stack wrote it for `cargo lambda watch` (`KEY=value` lines).
+    pub env_file: PathBuf,
     pub emulator: Emulator,
     pub ddb_proxy: Option<DdbProxy>,
     /// The second ERP.net instance's emulator (`Options::instances`).
@@ -114,7 +116,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         dynamodb,
         endpoint,
         bff_log,
-        env_file: _,
+        env_file,
         watch,
         options,
     } = stack;
@@ -129,6 +131,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         bff,
         bff_port: options.bff_port,
         bff_log,
+        env_file,
         emulator,
         ddb_proxy,
         globex,

@@ -113,12 +113,11 @@ pub fn debug_binary(name: &str) -> PathBuf {
 }
 
 impl TestApp {
-    /// The functions' environment as this stack wrote it for `cargo lambda watch` (next to its log): what a
-    /// [`FnProcess`] needs to serve this stack.
+    /// The functions' environment as this stack wrote it for `cargo lambda watch`: what a [`FnProcess`] needs to
+    /// serve this stack.
     pub fn function_env(&self) -> Vec<(String, String)> {
-        let env_file = PathBuf::from(self.bff_log.to_string_lossy().replace("-bff.log", "-bff.env"));
-        std::fs::read_to_string(&env_file)
-            .unwrap_or_else(|e| panic!("cannot read the stack's env file {}: {e}", env_file.display()))
+        std::fs::read_to_string(&self.env_file)
+            .unwrap_or_else(|e| panic!("cannot read the stack's env file {}: {e}", self.env_file.display()))
             .lines()
             .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
             .collect()
