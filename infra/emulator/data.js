@@ -1,36 +1,130 @@
 // Deterministic test users and Domain API sample data for the ERP.net emulator.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
 import { config } from './state.js';
 
-// Test users. `sub` is the login name (as in ERP.net), `id` the stable user GUID.
-export const USERS = new Map([
-  ['demo', {
+// Test users. `sub` is the login name (as in ERP.net): it changes when the user is renamed
+// (POST /__emulator/users/<login>/rename), and a freed login can be taken by a new user (POST /__emulator/users).
+// `id` is the stable user GUID, and the accountId of the emulator's sessions, grants and tokens.
+const INITIAL_USERS = [
+  {
     sub: 'demo',
     password: 'demo',
     id: '6f1e8d2c-5b1a-4c39-9a57-2f0d4c8e1a01',
     name: 'Demo User',
     email: 'demo@example.com',
     locale: 'en',
-  }],
-  ['alice', {
+  },
+  {
     sub: 'alice',
     password: 'alice',
     id: '0b7c3a52-9e4d-4f6a-8c21-5d3e7f9a2b02',
     name: 'Alice Example',
     email: 'alice@example.com',
     locale: 'en',
-  }],
+  },
   // Signed in only by the browser test of "Your sessions" (so it lists exactly that test's sessions).
-  ['carol', {
+  {
     sub: 'carol',
     password: 'carol',
     id: '3d9f1b77-2c4e-4a8b-9f10-6e2a5c7d8b03',
     name: 'Carol Example',
     email: 'carol@example.com',
     locale: 'en',
-  }],
-]);
+  },
+];
+
+// Live users: login (current `sub`) -> user, and id -> the same user object. Changed by the hooks
+// below, restored by resetUsers() (POST /__emulator/reset), kept in EMULATOR_STATE_FILE (persist.js).
+export const USERS = new Map();
+export const USERS_BY_ID = new Map();
+
+function putUsers(list) {
+  USERS.clear();
+  USERS_BY_ID.clear();
+  for (const u of list) {
+    const user = { ...u };
+    USERS.set(user.sub, user);
+    USERS_BY_ID.set(user.id, user);
+  }
+}
+putUsers(INITIAL_USERS);
+
+// The user of an accountId (the GUID), or undefined.
+export function userById(id) {
+  return typeof id === 'string' ? USERS_BY_ID.get(id) : undefined;
+}
+
+// The `sub` (current login) that tokens carry for an accountId; an unknown accountId stays as it is.
+export function subjectOf(accountId) {
+  return userById(accountId)?.sub ?? accountId;
+}
+
+// The accountId (GUID) of a login (the `?sub=` of the hooks); an unknown login stays as it is (it matches nothing).
+export function accountIdOf(login) {
+  return USERS.get(login)?.id ?? login;
+}
+
+export class UserError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function checkLogin(login, what) {
+  if (typeof login !== 'string' || login === '') throw new UserError(400, `${what} query parameter is required`);
+  if (login.length > 256) throw new UserError(400, `${what} must be at most 256 characters`);
+}
+
+// Rename: the user keeps its id, password, e-mail…, and signs in (and gets `sub`) as `to` from now on.
+export function renameUser(login, to) {
+  checkLogin(to, 'to');
+  const user = USERS.get(login);
+  if (!user) throw new UserError(404, `no user with login ${JSON.stringify(login)}`);
+  if (USERS.has(to)) throw new UserError(409, `login ${JSON.stringify(to)} is taken`);
+  USERS.delete(login);
+  user.sub = to;
+  USERS.set(to, user);
+  return user;
+}
+
+// A new user with a fresh random id (e.g. a namesake on a login freed by a rename).
+export function createUser(login, password = login) {
+  checkLogin(login, 'login');
+  if (USERS.has(login)) throw new UserError(409, `login ${JSON.stringify(login)} is taken`);
+  let id = randomUUID();
+  while (USERS_BY_ID.has(id)) id = randomUUID();
+  const user = {
+    sub: login, password, id, name: login, email: `${login}@example.com`, locale: 'en',
+  };
+  USERS.set(login, user);
+  USERS_BY_ID.set(id, user);
+  return user;
+}
+
+function sameUsers(list) {
+  return list.length === USERS.size
+    && list.every((u) => JSON.stringify(USERS.get(u.sub)) === JSON.stringify(u));
+}
+
+// Back to the users above (renames undone, created users gone). Returns the ids of the users that
+// no longer exist (their sessions and grants are the caller's to end), or null when nothing changed.
+export function resetUsers() {
+  if (sameUsers(INITIAL_USERS)) return null;
+  const kept = new Set(INITIAL_USERS.map((u) => u.id));
+  const gone = [...USERS_BY_ID.keys()].filter((id) => !kept.has(id));
+  putUsers(INITIAL_USERS);
+  return gone;
+}
+
+// For the state file: every user as it is now, and back.
+export function usersSnapshot() {
+  return [...USERS.values()].map((u) => ({ ...u }));
+}
+export function restoreUsers(list) {
+  putUsers(list);
+}
 
 // A fixed GUID derived from a seed string (stable across runs and machines).
 export function fixedGuid(seed) {

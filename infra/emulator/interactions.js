@@ -121,7 +121,7 @@ export async function handleInteraction(provider, req, res, pathname) {
     }
     stats.login.ok += 1;
     await provider.interactionFinished(req, res, {
-      login: { accountId: user.sub, amr: ['pwd'] },
+      login: { accountId: user.id, amr: ['pwd'] }, // the stable GUID (provider.js findAccount)
     }, { mergeWithLastSubmission: false });
     return true;
   }

@@ -1,7 +1,8 @@
 // Optional state file (EMULATOR_STATE_FILE): a stopped and restarted emulator keeps its signing
 // keys (including keys retired by `rotateKeys`), cookie keys, grants/sessions/tokens (adapter
-// entries, with their expiry and `consumed` marks) and the sample data (and uploaded pictures) as
-// modified. Counters, the request log, the secrets log and the fault switches are not kept.
+// entries, with their expiry and `consumed` marks), the sample data (and uploaded pictures) and the
+// users (renamed or created by the /__emulator/users hooks) as modified. Counters, the request log,
+// the secrets log and the fault switches are not kept.
 //
 // The file is read once, when this module is first imported (provider.js needs the keys before it
 // builds the JWKS). It is rewritten atomically (temp file + rename) whenever something changed:
@@ -12,7 +13,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { exportEntries, importEntries } from './adapter.js';
-import { DATA, ENTITY_SETS, PICTURES } from './data.js';
+import {
+  DATA, ENTITY_SETS, PICTURES, accountIdOf, restoreUsers, usersSnapshot,
+} from './data.js';
 import { config, onDirty, takeDirty } from './state.js';
 
 const VERSION = 1;
@@ -56,6 +59,15 @@ export function registerKeys(k) {
 // Put the saved grants/sessions/tokens and data back. Call once, before the server takes requests.
 export function restoreState() {
   if (!savedState) return;
+  // users as renamed/created by the hooks (a file without them: data.js's users)
+  if (Array.isArray(savedState.users)) {
+    restoreUsers(savedState.users);
+  } else {
+    // written before accountIds were user GUIDs (they were logins then): give its entries the GUIDs
+    for (const [, , payload] of savedState.entries) {
+      if (typeof payload?.accountId === 'string') payload.accountId = accountIdOf(payload.accountId);
+    }
+  }
   importEntries(savedState.entries);
   for (const name of Object.keys(ENTITY_SETS)) {
     if (Array.isArray(savedState.data?.[name])) DATA[name] = savedState.data[name];
@@ -79,6 +91,7 @@ export function saveNow({ strict = false } = {}) {
     keys,
     entries: exportEntries(),
     data: DATA,
+    users: usersSnapshot(),
     pictures: Object.fromEntries([...PICTURES].map(([id, p]) => [id, { contentType: p.contentType, base64: p.bytes.toString('base64') }])),
   };
   const tmp = `${file}.${process.pid}.tmp`;

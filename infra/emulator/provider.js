@@ -15,7 +15,7 @@ import {
 import MemoryAdapter, {
   revokeGrant, sessionsByAccount, sessionsBySid, destroySession,
 } from './adapter.js';
-import { USERS } from './data.js';
+import { accountIdOf, subjectOf, userById } from './data.js';
 import { registerKeys, savedState } from './persist.js';
 import {
   config, control, stats, countTokenError, markDirty, recordBasicSecret, recordSecret,
@@ -191,15 +191,45 @@ export function userClaims(user) {
   };
 }
 
-async function findAccount(ctx, sub) {
-  const user = USERS.get(sub);
+// The accountId of sessions, grants and tokens is the user's stable `id` (GUID), not the login: a
+// renamed user (POST /__emulator/users/<login>/rename) keeps its sessions and grants, and a new user on
+// a freed login (a namesake) never gets them. What carries the login is `sub`: the ID tokens and logout
+// tokens get it from subjectOf() (see IdToken.prototype.payload below), the access tokens from the jwt
+// customizer, userinfo from server.js, all looked up at issue time (so after a rename: the new login).
+async function findAccount(ctx, accountId) {
+  const user = userById(accountId);
   if (!user) return undefined;
   return {
-    accountId: sub,
+    accountId: user.id,
     async claims() {
       return userClaims(user);
     },
   };
+}
+
+// oidc-provider's login prompt compares an id_token_hint's `sub` (and a requested `claims.id_token.sub`
+// value) with the session's accountId. Here `sub` is the login and the accountId the GUID: compare with
+// the session user's current login instead (oidc-provider's own checks otherwise, same reasons and errors).
+function subjectChecks(checks) {
+  const { Check } = interactionPolicy;
+  const replace = (reason, check) => {
+    const i = checks.findIndex((c) => c.reason === reason);
+    if (i === -1) throw new Error(`oidc-provider login prompt has no ${reason} check`);
+    const { description, error, details } = checks[i];
+    checks.splice(i, 1, new Check(reason, description, error, check, details));
+  };
+  replace('id_token_hint', (ctx) => {
+    const { oidc } = ctx;
+    if (oidc.entities.IdTokenHint === undefined) return Check.NO_NEED_TO_PROMPT;
+    if (oidc.session.accountId === undefined) return Check.REQUEST_PROMPT;
+    return oidc.entities.IdTokenHint.payload.sub !== subjectOf(oidc.session.accountId);
+  });
+  replace('claims_id_token_sub_value', (ctx) => {
+    const { oidc } = ctx;
+    if (!oidc.claims.id_token?.sub || !('value' in oidc.claims.id_token.sub)) return Check.NO_NEED_TO_PROMPT;
+    if (oidc.session.accountId === undefined) return Check.REQUEST_PROMPT;
+    return oidc.claims.id_token.sub.value !== subjectOf(oidc.session.accountId);
+  });
 }
 
 // ---- auto-consent for the trusted application -------------------------------------------------
@@ -238,6 +268,7 @@ export async function createProvider() {
   // prompt=consent (which the emulator adds itself so offline_access is honoured) must not force a
   // consent screen: IdentityServer does not show one for a trusted app with consent disabled.
   policy.get('consent').checks.remove('consent_prompt');
+  subjectChecks(policy.get('login').checks);
 
   const configuration = {
     adapter: MemoryAdapter,
@@ -346,9 +377,10 @@ export async function createProvider() {
       customizers: {
         // ERP.net-like access token claims: scope as an array, user id/name/email, sid.
         async jwt(ctx, token, jwt) {
-          const user = USERS.get(token.accountId);
+          const user = userById(token.accountId);
           if (user) {
             Object.assign(jwt.payload, {
+              sub: user.sub, // the current login (oidc-provider puts the accountId, the GUID)
               id: user.id, name: user.name, email: user.email, locale: user.locale,
             });
           }
@@ -408,6 +440,15 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <sp
   // ERP.net puts `sid` (the ERP session id) into every ID token and access token; oidc-provider
   // only does so for clients registered for back-channel logout.
   provider.Client.prototype.includeSid = () => true;
+
+  // `sub` of ID tokens and logout tokens: oidc-provider puts the accountId (the user's GUID); ERP.net puts
+  // the login, as it is when the token is issued.
+  const origPayload = provider.IdToken.prototype.payload;
+  provider.IdToken.prototype.payload = async function payload() {
+    const out = await origPayload.call(this);
+    if (out.sub !== undefined) out.sub = subjectOf(out.sub);
+    return out;
+  };
 
   // Fault injection: tamper with issued ID tokens (token endpoint and hybrid authorization response).
   // (Token-endpoint ID tokens are tampered with after at_hash is added, see below.)
@@ -485,11 +526,12 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <sp
   return provider;
 }
 
-// POST /__emulator/logout?sub=<user>: ERP.net ends every session of the user (as an administrator or a password
+// POST /__emulator/logout?sub=<login>: ERP.net ends every session of the user (the user who has that login now) (as an administrator or a password
 // change would): each session's grants are revoked, the session destroyed, and every client registered for
 // back-channel logout gets a logout token (sub + sid) per session, awaited. Returns what was done.
 // With `send = false` the logout tokens are returned instead of sent (tests deliver them, replay or tamper with them).
-export async function logoutAccount(accountId, { send = true } = {}) {
+export async function logoutAccount(login, { send = true } = {}) {
+  const accountId = accountIdOf(login);
   const sessions = sessionsByAccount(accountId);
   const deliveries = [];
   const logoutTokens = [];
@@ -516,7 +558,7 @@ export async function logoutAccount(accountId, { send = true } = {}) {
     destroySession(id);
   }
   const backchannel = await Promise.all(deliveries);
-  return { sub: accountId, sessions: sessions.length, backchannel, logoutTokens };
+  return { sub: login, sessions: sessions.length, backchannel, logoutTokens };
 }
 
 async function autoConfirmEndSession(ctx) {

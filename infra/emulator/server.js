@@ -8,8 +8,12 @@ import http from 'node:http';
 
 import { jwtVerify } from 'jose';
 
-import { grantIdsForAccount, revokeGrant } from './adapter.js';
-import { USERS, resetData } from './data.js';
+import {
+  destroySession, grantIdsForAccount, revokeGrant, sessionsByAccount,
+} from './adapter.js';
+import {
+  UserError, accountIdOf, createUser, renameUser, resetData, resetUsers, userById,
+} from './data.js';
 import { handleApi } from './domain-api.js';
 import { handleInteraction } from './interactions.js';
 import {
@@ -198,7 +202,9 @@ async function handleUserinfo(req, res) {
       issuer: config.issuer, audience: AUDIENCE, algorithms: ['RS256'], typ: 'at+jwt', clockTolerance: 0,
     });
     const scopes = new Set(Array.isArray(payload.scope) ? payload.scope : String(payload.scope || '').split(' '));
-    const user = USERS.get(payload.sub);
+    // by the stable `id`: a token issued before a rename answers the current login, and a namesake on
+    // the old login never answers for it
+    const user = userById(payload.id);
     if (!user || !scopes.has('openid')) throw new Error('no openid scope');
     const claims = userClaims(user);
     const out = { sub: claims.sub, id: claims.id };
@@ -211,7 +217,47 @@ async function handleUserinfo(req, res) {
 
 // ---- test hooks -------------------------------------------------------------------------------
 
+// Every grant (with its tokens) and session of an account: a user that no longer exists.
+function dropAccount(accountId) {
+  for (const g of grantIdsForAccount(accountId)) revokeGrant(g);
+  for (const { id } of sessionsByAccount(accountId)) destroySession(id);
+}
+
+// POST /__emulator/users/<login>/rename?to=<newLogin> and POST /__emulator/users?login=<login>[&password=<pw>].
+// Returns false when the request is not for these hooks.
+function handleUsers(req, res, pathname, searchParams) {
+  const m = /^\/__emulator\/users(?:\/([^/]+)\/rename)?$/.exec(pathname);
+  if (!m) return false;
+  if (req.method !== 'POST') {
+    sendJson(res, 405, { error: 'method not allowed' }, { Allow: 'POST' });
+    return true;
+  }
+  try {
+    let user;
+    if (m[1] !== undefined) {
+      let login;
+      try {
+        login = decodeURIComponent(m[1]);
+      } catch {
+        throw new UserError(400, 'the login in the path is not valid percent-encoding');
+      }
+      user = renameUser(login, searchParams.get('to') ?? '');
+    } else {
+      const login = searchParams.get('login') ?? '';
+      const password = searchParams.get('password');
+      user = createUser(login, password === null || password === '' ? login : password);
+    }
+    markDirty(); // EMULATOR_STATE_FILE: the users are kept
+    sendJson(res, m[1] !== undefined ? 200 : 201, { id: user.id, sub: user.sub });
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    sendJson(res, err.status, { error: err.message });
+  }
+  return true;
+}
+
 async function handleHooks(req, res, pathname, searchParams) {
+  if (handleUsers(req, res, pathname, searchParams)) return;
   const route = `${req.method} ${pathname}`;
   switch (route) {
     case 'GET /__emulator/health':
@@ -220,14 +266,21 @@ async function handleHooks(req, res, pathname, searchParams) {
     case 'GET /__emulator/stats':
       sendJson(res, 200, stats);
       return;
-    case 'POST /__emulator/reset':
+    case 'POST /__emulator/reset': {
       resetCounters();
+      // the users of data.js again: renames undone, created users gone (with their sessions and grants)
+      const goneUsers = resetUsers();
+      if (goneUsers) {
+        for (const id of goneUsers) dropAccount(id);
+        markDirty();
+      }
       if (searchParams.get('data') === 'true') {
         resetData();
         markDirty();
       }
       sendJson(res, 200, { ok: true });
       return;
+    }
     case 'GET /__emulator/requests':
       sendJson(res, 200, requests);
       return;
@@ -258,7 +311,7 @@ async function handleHooks(req, res, pathname, searchParams) {
         sendJson(res, 400, { error: 'sub query parameter is required' });
         return;
       }
-      const grants = grantIdsForAccount(sub);
+      const grants = grantIdsForAccount(accountIdOf(sub)); // the user who has that login now
       let tokens = 0;
       for (const g of grants) tokens += revokeGrant(g);
       sendJson(res, 200, { sub, revokedGrants: grants.length, revokedTokens: tokens });
