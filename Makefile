@@ -46,10 +46,12 @@ tests/e2e/node_modules/.installed: tests/e2e/package-lock.json
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## make check-template: the SAM template validates and lints (offline).
+## make check-template: the SAM template and its us-east-1 companion (the web ACL) validate and lint (offline).
 check-template: setup
 	sam validate --lint
 	cfn-lint template.yaml
+	sam validate --lint -t infra/waf-us-east-1.yaml
+	cfn-lint infra/waf-us-east-1.yaml
 
 ## make sam-build: what `sam deploy` ships (six arm64 bootstraps, cross-compiled with cargo lambda + zig).
 sam-build: setup

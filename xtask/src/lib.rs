@@ -7,6 +7,8 @@ pub mod conformance;
 mod instances_template;
 pub mod peer;
 pub mod stack;
+#[cfg(test)]
+mod template_abuse;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -393,8 +395,9 @@ mod tests {
             r["ProxyOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]["OriginAccessControlOriginType"],
             "lambda"
         );
-        let waf = serde_yaml::to_string(&r["AuthWebAcl"]["Properties"]["Rules"]).unwrap();
-        assert!(waf.contains("RateBasedStatement") && waf.contains("/auth/login") && waf.contains("/auth/callback"));
+        // The per-client limits in detail: template_abuse.rs.
+        let waf = serde_yaml::to_string(&r["WebAcl"]["Properties"]["Rules"]).unwrap();
+        assert!(waf.contains("RateBasedStatement") && waf.contains("/auth/") && waf.contains("/api/"));
         let page = std::fs::read_to_string(super::repo_root().join("examples/spa/index.html")).unwrap();
         assert!(!page.contains("<style") && !page.contains(" style="), "inline styles need 'unsafe-inline'");
         for script in page.split("<script").skip(1) {
