@@ -33,11 +33,10 @@ async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
     static FLOOR: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| std::env::var("FLOOR").unwrap());
     match FLOOR.as_str() {
         "session" => {
-            let instance = app.instance_for_spa(&req).await?;
-            app.current_session(&instance, req.headers()).await?.required()?;
+            app.tenant_for_spa(&req).await?.current_session(req.headers()).await?.required()?;
         }
         "raw-session" => {
-            app.instance_for_spa(&req).await?;
+            app.tenant_for_spa(&req).await?;
             let SessionCookie::Valid(secret) = shared::session::current::cookie(req.headers())? else {
                 return Err(BffError::NotAuthenticated);
             };

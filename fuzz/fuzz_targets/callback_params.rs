@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
             Ok(Some(v)) => {
                 assert_eq!(n, 1, "{name}");
                 if name == "state" {
-                    let key = shared::login::pkce::state_store_key(v);
+                    let key = shared::idp::pkce::state_store_key(v);
                     assert!(key.starts_with("login#") && key.len() == "login#".len() + 43, "{key:?}");
                 }
             }

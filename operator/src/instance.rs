@@ -5,10 +5,11 @@
 
 use clap::Subcommand;
 use shared::config::BaseUrl;
-use shared::idp::client_secret::SecretSource;
+use shared::config::SecretSource;
 use shared::instance::InstanceKey;
 use shared::instance::registry::Entry;
-use shared::session::store::SessionStore;
+use shared::instance::registry::Registry;
+use shared::store::{StoreError, Table};
 use std::io::Write;
 
 #[derive(Subcommand, Debug)]
@@ -109,12 +110,13 @@ fn parse_scopes(v: &str) -> Result<String, String> {
 }
 
 /// Runs `command` against `store`, writing its report to `out`.
-pub async fn run(store: &SessionStore, command: &InstanceCommand, out: &mut impl Write) -> Result<(), String> {
-    let err = |e: shared::session::store::StoreError| format!("DynamoDB: {e}");
+pub async fn run(table: &Table, command: &InstanceCommand, out: &mut impl Write) -> Result<(), String> {
+    let store = &Registry::new(table.clone());
+    let err = |e: StoreError| format!("DynamoDB: {e}");
     let io = |e: std::io::Error| e.to_string();
     match command {
         InstanceCommand::List => {
-            let all = store.instances().await.map_err(err)?;
+            let all = store.all().await.map_err(err)?;
             writeln!(out, "{:<20}  {:<8}  {:<32}  {:<28}  secret", "key", "enabled", "url", "client id").map_err(io)?;
             for (key, e) in &all {
                 let url = e.url.as_deref().unwrap_or("-");
@@ -134,7 +136,7 @@ pub async fn run(store: &SessionStore, command: &InstanceCommand, out: &mut impl
                 scopes: scopes.clone(),
                 enabled: !disabled,
             };
-            store.put_instance(key, &entry).await.map_err(err)?;
+            store.put(key, &entry).await.map_err(err)?;
             let state = if *disabled { "disabled" } else { "enabled" };
             let issuer = issuer.clone().unwrap_or(format!("{url}/id"));
             let api = api_base.clone().unwrap_or(format!("{url}/api"));
@@ -145,11 +147,11 @@ pub async fn run(store: &SessionStore, command: &InstanceCommand, out: &mut impl
     }
 }
 
-async fn set_enabled(store: &SessionStore, key: &InstanceKey, on: bool, out: &mut impl Write) -> Result<(), String> {
-    let err = |e: shared::session::store::StoreError| format!("DynamoDB: {e}");
-    let mut entry = store.instance(key).await.map_err(err)?.ok_or(format!("no instance {key} is registered"))?;
+async fn set_enabled(store: &Registry, key: &InstanceKey, on: bool, out: &mut impl Write) -> Result<(), String> {
+    let err = |e: StoreError| format!("DynamoDB: {e}");
+    let mut entry = store.get(key).await.map_err(err)?.ok_or(format!("no instance {key} is registered"))?;
     entry.enabled = on;
-    store.put_instance(key, &entry).await.map_err(err)?;
+    store.put(key, &entry).await.map_err(err)?;
     let state = if on { "enabled" } else { "disabled (404 unknown_instance once the functions' cache expires)" };
     writeln!(out, "{key} {state}").map_err(|e| e.to_string())
 }

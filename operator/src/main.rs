@@ -6,8 +6,8 @@ use std::process::ExitCode;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = bff_operator::Cli::parse();
-    let store = bff_operator::store(&cli).await;
-    match bff_operator::run(&store, &cli.command, &mut std::io::stdout()).await {
+    let table = bff_operator::table(&cli).await;
+    match bff_operator::run(&table, &cli.command, &mut std::io::stdout()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bff-operator: {e}");

@@ -1,14 +1,23 @@
-//! [`App`]: everything a function needs, built once per cold start and borrowed by every request; and [`serve`],
-//! which runs a handler under the Lambda runtime and turns its errors into problem+json in one place.
+//! [`App`]: everything a function needs, built once per cold start and borrowed by every request; [`Tenant`]: the
+//! app as one request's ERP.net instance sees it, chosen once per request; and [`serve`], which runs a handler under
+//! the Lambda runtime and turns its errors into problem+json in one place.
 
 use crate::config::Config;
 use crate::error::BffError;
 use crate::idp::IdentityServer;
+use crate::instance::registry::Registry;
 use crate::instance::{Instance, Instances};
+use crate::login::store::PendingLogins;
 use crate::proxy::stream::ProxyBody;
 use crate::proxy::upstream::UpstreamClient;
-use crate::session::refresh::TokenKeeper;
-use crate::session::store::SessionStore;
+use crate::session::current::CurrentSession;
+use crate::session::refresh::{Keeper, TokenKeeper};
+use crate::session::replays::LogoutReplays;
+use crate::session::secrets::SessionSecret;
+use crate::session::store::Sessions;
+use crate::session::{Session, SignedIn};
+use crate::store::Table;
+use crate::time::UnixTime;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use std::future::Future;
@@ -17,15 +26,20 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 pub struct App {
+    /// Settings that are the deployment's, not an instance's (the session's lifetimes, the proxy's limits …).
     pub config: Config,
-    /// Sessions and pending logins (DynamoDB).
-    pub store: SessionStore,
+    /// The session items (DynamoDB).
+    pub sessions: Sessions,
+    /// The pending logins (DynamoDB).
+    pub logins: PendingLogins,
+    /// Back-channel logout tokens acted on (DynamoDB).
+    pub replays: LogoutReplays,
     /// The ERP.net instances: each with its identity server (discovery, keys, the token endpoint, the client
     /// secret) and its API.
     pub instances: Instances,
-    /// The client for the ERP.net API.
+    /// The transport to the ERP.net APIs.
     pub upstream: UpstreamClient,
-    /// Keeps access tokens fresh (refresh single-flight across instances).
+    /// Keeps access tokens fresh (refresh single-flight across execution environments).
     pub keeper: TokenKeeper,
 }
 
@@ -49,37 +63,77 @@ impl App {
             .http_client(roots.sdk_http_client()?)
             .load()
             .await;
-        let store = SessionStore::new(aws_sdk_dynamodb::Client::new(&aws), config.session.table.clone());
+        let table = Table::new(aws_sdk_dynamodb::Client::new(&aws), config.session.table.clone());
+        let sessions = Sessions::new(table.clone());
         let tls = roots.client_config()?;
         let idp_http = IdentityServer::http_client(&config.idp, tls.clone())?;
-        let instances = Instances::new(&config, idp_http, store.clone());
+        let instances = Instances::new(&config, idp_http, Registry::new(table.clone()));
         let upstream = UpstreamClient::new(config.proxy.timeout, tls);
-        let keeper = TokenKeeper::new(store.clone(), &config.session);
-        Ok(Self { config, store, instances, upstream, keeper })
+        let keeper = TokenKeeper::new(sessions.clone(), &config.session);
+        let (logins, replays) = (PendingLogins::new(table.clone()), LogoutReplays::new(table));
+        Ok(Self { config, sessions, logins, replays, instances, upstream, keeper })
+    }
+
+    /// The request's tenant: its ERP.net instance (by its host, when the registry is on), chosen once.
+    pub async fn tenant(&self, req: &Request) -> Result<Tenant<'_>, BffError> {
+        Ok(Tenant { app: self, instance: self.instances.for_request(req.headers()).await? })
+    }
+
+    /// [`App::tenant`] for a request the SPA makes: it must carry `X-CSRF: 1` and no `Origin` but the instance's.
+    pub async fn tenant_for_spa(&self, req: &Request) -> Result<Tenant<'_>, BffError> {
+        let tenant = self.tenant(req).await?;
+        crate::http::gate::require_csrf(req.headers(), &tenant.instance.origin)?;
+        Ok(tenant)
     }
 }
 
-impl App {
-    /// The ERP.net instance the request is for (by its host, when the registry is on).
-    pub async fn instance(&self, req: &Request) -> Result<Arc<Instance>, BffError> {
-        self.instances.for_request(req.headers()).await
+/// One request's view of the app: its ERP.net instance (identity server, client, API, allowlist, what issues its
+/// sessions) beside the deployment's stores and clients. Routes read per-instance settings from here only.
+pub struct Tenant<'a> {
+    pub app: &'a App,
+    pub instance: Arc<Instance>,
+}
+
+impl Tenant<'_> {
+    /// The session of this instance the request's cookie leads to (see `session::current::load`).
+    pub async fn current_session(&self, headers: &lambda_http::http::HeaderMap) -> Result<CurrentSession, BffError> {
+        crate::session::current::load(&self.app.sessions, &self.instance, &self.app.config.session, headers).await
     }
 
-    /// [`App::instance`] for a request the SPA makes: it must carry `X-CSRF: 1` and no foreign `Origin`.
-    pub async fn instance_for_spa(&self, req: &Request) -> Result<Arc<Instance>, BffError> {
-        let instance = self.instance(req).await?;
-        crate::http::gate::require_csrf(req.headers(), &instance.origin)?;
-        Ok(instance)
+    /// The token keeper for this instance's sessions: refreshes go to its identity server.
+    pub fn keeper(&self) -> Keeper<'_> {
+        self.app.keeper.with(&self.instance.idp)
     }
 
-    /// The session of `instance` the request's cookie leads to (see `session::current::load`).
-    pub async fn current_session(
+    /// Starts a new session of this instance (see `Session::start`).
+    pub async fn start_session(
         &self,
-        instance: &Instance,
-        headers: &lambda_http::http::HeaderMap,
-    ) -> Result<crate::session::current::CurrentSession, BffError> {
-        crate::session::current::load(&self.store, instance, &self.config.session, headers).await
+        signed_in: SignedIn,
+        device: String,
+    ) -> Result<(SessionSecret, UnixTime), BffError> {
+        Session::start(&self.app.sessions, &self.app.config.session, &self.instance, signed_in, device).await
     }
+
+    /// Ends the sessions this browser had before a sign-in (see `session::end_previous`).
+    pub async fn end_previous(
+        &self,
+        recorded: Option<&SessionSecret>,
+        sent: Option<SessionSecret>,
+    ) -> Result<(), BffError> {
+        crate::session::end_previous(&self.app.sessions, &self.instance, recorded, sent).await
+    }
+}
+
+/// The problem+json answer for `e`; a `session_expired` also clears the session and hint cookies (the session is
+/// gone: the browser must not send its cookie again).
+fn problem_response(e: &BffError) -> Response<Body> {
+    let mut resp = e.to_response();
+    if matches!(e, BffError::SessionExpired) {
+        for c in [crate::http::cookies::clear_session(), crate::http::cookies::clear_hint()] {
+            resp.headers_mut().append(lambda_http::http::header::SET_COOKIE, c);
+        }
+    }
+    resp
 }
 
 /// The id that ties this request's log lines together: the caller's `X-Correlation-Id` when it is a sane token
@@ -193,7 +247,7 @@ where
                 } else {
                     tracing::info!(code = e.code(), "request refused");
                 }
-                problem(e.to_response())
+                problem(problem_response(&e))
             }
         };
         if let Ok(v) = HeaderValue::from_str(&correlation_id) {
@@ -205,4 +259,21 @@ where
         Ok(resp)
     }
     .instrument(span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::header::SET_COOKIE;
+
+    #[test]
+    fn session_expired_clears_the_cookies_and_upstream_unauthorized_keeps_them() {
+        let r = problem_response(&BffError::SessionExpired);
+        let set: Vec<_> = r.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
+        assert!(set[0].starts_with("__Host-Http-bff-session=;"), "{set:?}");
+        assert!(set[1].starts_with("__Host-bff-hint=;"), "{set:?}");
+        let r = problem_response(&BffError::UpstreamUnauthorized);
+        assert_eq!(r.status(), 401);
+        assert!(r.headers().get(SET_COOKIE).is_none());
+    }
 }

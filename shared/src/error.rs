@@ -1,7 +1,6 @@
 //! Every failure the BFF can answer with, and the one place that turns it into `application/problem+json`
 //! (RFC 9457) with a stable `code`. Bodies never carry tokens, secrets or internal error text.
 
-use crate::http::cookies;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::json;
@@ -175,7 +174,7 @@ impl BffError {
         self.status().is_server_error()
     }
 
-    /// The problem+json response. `session_expired` also clears the session cookie.
+    /// The problem+json response (`app::serve` adds the cookies a `session_expired` clears).
     pub fn to_response(&self) -> Response<Body> {
         let status = self.status();
         let mut body = json!({
@@ -202,17 +201,7 @@ impl BffError {
         if let BffError::MethodNotAllowed { allow } = self {
             resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
         }
-        if matches!(self, BffError::SessionExpired) {
-            resp.headers_mut().append(header::SET_COOKIE, cookies::clear_session());
-            resp.headers_mut().append(header::SET_COOKIE, cookies::clear_hint());
-        }
         resp
-    }
-}
-
-impl From<crate::session::store::StoreError> for BffError {
-    fn from(e: crate::session::store::StoreError) -> Self {
-        BffError::StoreUnavailable(e.to_string())
     }
 }
 
@@ -268,19 +257,5 @@ mod tests {
         for (e, (code, status)) in all.iter().zip(CODES) {
             assert_eq!((e.code(), e.status().as_u16()), (*code, *status));
         }
-    }
-
-    #[test]
-    fn upstream_unauthorized_keeps_the_cookie() {
-        let r = BffError::UpstreamUnauthorized.to_response();
-        assert_eq!(r.status(), 401);
-        assert!(r.headers().get(header::SET_COOKIE).is_none());
-    }
-
-    #[test]
-    fn session_expired_clears_cookie() {
-        let r = BffError::SessionExpired.to_response();
-        let c = r.headers()[header::SET_COOKIE].to_str().unwrap();
-        assert!(c.starts_with("__Host-Http-bff-session=;"));
     }
 }

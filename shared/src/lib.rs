@@ -13,10 +13,11 @@ pub mod metrics;
 pub mod proxy;
 pub mod routes;
 pub mod session;
+pub mod store;
 pub mod telemetry;
 pub mod time;
 pub mod tls;
 
-pub use app::{App, launch, serve, serve_buffered, serve_streaming};
+pub use app::{App, Tenant, launch, serve, serve_buffered, serve_streaming};
 pub use config::Config;
 pub use error::BffError;

@@ -6,7 +6,8 @@
 use crate::TestApp;
 use shared::instance::InstanceKey;
 pub use shared::instance::registry::Entry;
-use shared::session::store::SessionStore;
+use shared::instance::registry::Registry;
+use shared::store::Table;
 use xtask::stack::CLIENT_ID;
 
 /// How long the functions keep a registry entry in the instance tests.
@@ -34,20 +35,20 @@ pub fn entry(emulator_port: u16, secret_ref: &str) -> Entry {
 
 impl TestApp {
     /// The registry of this app's table.
-    pub fn registry(&self) -> SessionStore {
-        SessionStore::new(self.dynamo.clone(), self.table.clone())
+    pub fn registry(&self) -> Registry {
+        Registry::new(Table::new(self.dynamo.clone(), self.table.clone()))
     }
 
     /// Adds or replaces an instance of the registry.
     pub async fn register(&self, key: &str, entry: &Entry) {
         let key = InstanceKey::parse(key).expect("an instance key");
-        self.registry().put_instance(&key, entry).await.expect("registry write");
+        self.registry().put(&key, entry).await.expect("registry write");
     }
 
     /// Removes an instance from the registry.
     pub async fn deregister(&self, key: &str) {
         let key = InstanceKey::parse(key).expect("an instance key");
-        self.registry().delete_instance(&key).await.expect("registry write");
+        self.registry().delete(&key).await.expect("registry write");
     }
 
     /// `http://{key}.localhost:{port}`: the app on an instance's host.

@@ -336,12 +336,18 @@ mod tests {
         let def = super::table_definition().unwrap();
         let keys = |name: &str| def.indexes.iter().find(|i| i.name == name).map(|i| i.keys.clone());
         let k = |a: &str, t: &str| (a.to_string(), t.to_string());
-        assert_eq!(keys(index::BY_USER), Some(vec![k(attr::SUB, "HASH"), k(attr::CREATED, "RANGE")]));
+        assert_eq!(keys(index::BY_USER), Some(vec![k(attr::USER, "HASH"), k(attr::CREATED, "RANGE")]));
+        assert_eq!(keys(index::BY_SUB), Some(vec![k(attr::SUB, "HASH")]));
         assert_eq!(keys(index::BY_IDP_SID), Some(vec![k(attr::IDP_SID, "HASH")]));
-        let by_user = def.indexes.iter().find(|i| i.name == index::BY_USER).unwrap();
-        for a in [attr::ID, attr::SEEN, attr::TTL, attr::DEVICE] {
-            assert!(by_user.non_key_attributes.iter().any(|n| n == a), "{a} is not projected into by-user");
-        }
+        let projected = |index: &str, attrs: &[&str]| {
+            let i = def.indexes.iter().find(|i| i.name == index).unwrap();
+            for a in attrs {
+                assert!(i.non_key_attributes.iter().any(|n| n == a), "{a} is not projected into {index}");
+            }
+        };
+        projected(index::BY_USER, &[attr::ID, attr::SEEN, attr::TTL, attr::DEVICE]);
+        projected(index::BY_SUB, &[attr::USER]);
+        projected(index::BY_IDP_SID, &[attr::USER, attr::SUB]);
         for (name, _) in def.indexes.iter().flat_map(|i| i.keys.iter()) {
             assert!(def.attributes.iter().any(|(a, _)| a == name), "{name} has no AttributeDefinition");
         }

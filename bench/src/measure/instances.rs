@@ -118,7 +118,7 @@ async fn registry_of(app: &TestApp, n: usize) {
             app.deregister(&key).await;
         }
     }
-    assert_eq!(app.registry().instances().await.expect("registry").len(), n);
+    assert_eq!(app.registry().all().await.expect("registry").len(), n);
 }
 
 async fn sign_in(app: &TestApp, origin: &str, cookie_host: &str) -> String {

@@ -6,9 +6,8 @@
 
 mod values;
 
-pub use values::{AbsoluteUrl, BaseUrl, ConfigError, FrontDoorSecret, Origin};
+pub use values::{AbsoluteUrl, BaseUrl, ClientSecret, ConfigError, FrontDoorSecret, Origin, SecretSource};
 
-use crate::idp::client_secret::{ClientSecret, SecretSource};
 use std::time::Duration;
 use values::{Env, err};
 
@@ -248,7 +247,6 @@ impl ProxyConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::idp::client_secret::SecretSource;
     use std::collections::HashMap;
 
     fn base() -> HashMap<&'static str, &'static str> {

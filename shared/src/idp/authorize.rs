@@ -2,14 +2,18 @@
 //! endpoint (sign-out).
 
 use super::IdentityServer;
+use super::pkce::{CodeVerifier, Nonce, State};
 use super::tokens::IdToken;
 use crate::error::BffError;
-use crate::login::pending::Attempt;
 
 impl IdentityServer {
-    /// The authorize URL for a started sign-in: code flow with PKCE S256 (hybrid `code id_token` with form_post
-    /// when so configured), `prompt=login` when asked for.
-    pub async fn authorize_url(&self, attempt: &Attempt, prompt_login: bool) -> Result<String, BffError> {
+    /// The authorize URL for a started sign-in (its `state`, `nonce` and PKCE verifier): code flow with PKCE S256
+    /// (hybrid `code id_token` with form_post when so configured), `prompt=login` when asked for.
+    pub async fn authorize_url(
+        &self,
+        (state, nonce, verifier): (&State, &Nonce, &CodeVerifier),
+        prompt_login: bool,
+    ) -> Result<String, BffError> {
         let discovery = self.discovery().await?;
         let mut url = url::Url::parse(&discovery.authorization_endpoint)
             .map_err(|_| BffError::Misconfigured("discovery's authorization_endpoint is not a URL".into()))?;
@@ -19,9 +23,9 @@ impl IdentityServer {
             .append_pair("redirect_uri", self.config.redirect_uri.as_str())
             .append_pair("response_type", if form_post { "code id_token" } else { "code" })
             .append_pair("scope", &self.config.scopes)
-            .append_pair("state", attempt.state.expose())
-            .append_pair("nonce", attempt.nonce.expose())
-            .append_pair("code_challenge", &attempt.verifier.challenge())
+            .append_pair("state", state.expose())
+            .append_pair("nonce", nonce.expose())
+            .append_pair("code_challenge", &verifier.challenge())
             .append_pair("code_challenge_method", "S256");
         if form_post {
             q.append_pair("response_mode", "form_post");

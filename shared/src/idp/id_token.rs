@@ -3,9 +3,9 @@
 //! `iat` with a small skew, `nonce`; and, in the hybrid flow, `c_hash` over the code and `s_hash` over the state.
 
 use super::IdentityServer;
+use super::pkce::Nonce;
 use crate::crypto::{b64url, ct_eq, sha256};
 use crate::error::BffError;
-use crate::login::pkce::Nonce;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::{Map, Value};
 

@@ -9,12 +9,13 @@ pub mod discovery;
 pub mod id_token;
 mod jwks;
 pub mod logout_token;
+pub mod pkce;
 pub mod token_endpoint;
 pub mod tokens;
 
+use crate::config::ClientSecret;
 use crate::config::IdpConfig;
 use crate::error::BffError;
-use client_secret::ClientSecret;
 use discovery::Discovery;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -3,10 +3,10 @@
 //! success is used only when its `token_type` is `Bearer` (RFC 6749 §5.1: required; §7.1: the client must not use
 //! a token whose type it does not understand), compared case-insensitively (RFC 6750 §4 spells it `Bearer`).
 
+use super::pkce::CodeVerifier;
 use super::tokens::{AccessToken, IdToken, RefreshToken};
 use super::{IdentityServer, transport_error};
 use crate::error::BffError;
-use crate::login::pkce::CodeVerifier;
 use serde::Deserialize;
 use std::time::Duration;
 

@@ -10,43 +10,89 @@ pub mod registry;
 
 pub use key::InstanceKey;
 
-use crate::config::{AbsoluteUrl, BaseUrl, Config, ConfigError, IdpConfig, InstancesConfig, Origin};
+use crate::config::{AbsoluteUrl, BaseUrl, Config, ConfigError, IdpConfig, InstancesConfig, Origin, SecretSource};
 use crate::error::BffError;
 use crate::idp::IdentityServer;
-use crate::idp::client_secret::SecretSource;
-use crate::session::store::SessionStore;
 use host::Host;
 use lambda_http::http::HeaderMap;
-use registry::Entry;
+use registry::{Entry, Registry};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// One ERP.net instance as a request sees it.
+/// One ERP.net instance as a request sees it: everything that differs from one instance to another. Chosen once
+/// per request (`App::tenant`); nothing per instance is read anywhere else.
 pub struct Instance {
     pub key: InstanceKey,
     /// The browser's origin on this instance's host: the only `Origin` its requests may carry.
     pub origin: Origin,
+    /// Its identity server, with this instance's client registration (issuer, client id and secret, scopes,
+    /// redirect URIs, response mode).
     pub idp: IdentityServer,
-    /// Its Domain API: a session of this instance sends its token here and nowhere else.
-    pub api_base: BaseUrl,
+    /// Its Domain API and what the proxy forwards there.
+    pub api: Api,
+    /// What issues this instance's sessions: a session whose tokens another issuer, client or API stands behind is
+    /// never used here.
+    pub issued_by: IssuedBy,
+}
+
+/// An instance's Domain API: a session of this instance sends its token here and nowhere else, and only for paths
+/// under the allowlist (also every inner request of a `$batch`).
+#[derive(Clone, Debug)]
+pub struct Api {
+    /// E.g. `https://acme.my.erp.net/api`.
+    pub base: BaseUrl,
+    /// Path prefixes (relative to the base) the proxy forwards, e.g. `domain/odata/`.
+    pub allowlist: Vec<String>,
+}
+
+/// What issued a session's tokens: the instance's key, issuer, client id and API base, hashed. Stored with every
+/// session and pending login; when an operator re-points an instance (another URL or client), its value changes,
+/// and the sessions it issued before end on their next request without a token sent anywhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedBy(String);
+
+impl IssuedBy {
+    pub fn of(key: &InstanceKey, idp: &IdpConfig, api: &BaseUrl) -> Self {
+        let joined = [key.as_str(), idp.issuer.as_str(), &idp.client_id, api.as_str()].join("\u{0}");
+        Self(crate::crypto::b64url(&crate::crypto::sha256(joined.as_bytes())[..16]))
+    }
+
+    /// A value as stored.
+    pub fn from_stored(v: String) -> Self {
+        Self(v)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Instance {
+    fn new(key: InstanceKey, origin: Origin, idp: IdentityServer, api: Api) -> Self {
+        let issued_by = IssuedBy::of(&key, idp.config(), &api.base);
+        Self { key, origin, idp, api, issued_by }
+    }
 }
 
 /// Every instance this deployment serves.
 pub struct Instances {
     default: Arc<Instance>,
-    registry: Option<Registry>,
+    registered: Option<Registered>,
 }
 
-struct Registry {
+/// The registered instances: read from the [`Registry`] by key, cached.
+struct Registered {
     /// The public origin's `host[:port]`, lower case: `<key>.` in front of it names an instance.
     app_host: String,
     scheme: String,
     config: InstancesConfig,
     /// The default instance's settings, which a registered instance inherits (timeouts, response mode, …).
     template: IdpConfig,
+    /// The default instance's allowlist, which a registered instance inherits.
+    allowlist: Vec<String>,
     http: reqwest::Client,
-    store: SessionStore,
+    registry: Registry,
     cache: Mutex<HashMap<InstanceKey, Cached>>,
 }
 
@@ -60,38 +106,31 @@ struct Cached {
 }
 
 impl Instances {
-    pub fn new(config: &Config, http: reqwest::Client, store: SessionStore) -> Self {
-        let default = Arc::new(Instance {
-            key: InstanceKey::default_instance(),
-            origin: config.public_origin.clone(),
-            idp: IdentityServer::new(config.idp.clone(), http.clone(), None),
-            api_base: config.proxy.api_base.clone(),
-        });
-        let registry = config.instances.registry.then(|| {
+    pub fn new(config: &Config, http: reqwest::Client, registry: Registry) -> Self {
+        let api = Api { base: config.proxy.api_base.clone(), allowlist: config.proxy.allowlist.clone() };
+        let idp = IdentityServer::new(config.idp.clone(), http.clone(), None);
+        let default = Arc::new(Instance::new(InstanceKey::default_instance(), config.public_origin.clone(), idp, api));
+        let registered = config.instances.registry.then(|| {
             let origin = config.public_origin.as_str();
             let (scheme, app_host) = origin.split_once("://").unwrap_or(("https", origin));
-            Registry {
+            Registered {
                 app_host: app_host.to_ascii_lowercase(),
                 scheme: scheme.to_string(),
                 config: config.instances.clone(),
                 template: config.idp.clone(),
+                allowlist: config.proxy.allowlist.clone(),
                 http,
-                store,
+                registry,
                 cache: Mutex::new(HashMap::new()),
             }
         });
-        Self { default, registry }
-    }
-
-    /// The environment's instance (the only one without a registry).
-    pub fn default_instance(&self) -> &Arc<Instance> {
-        &self.default
+        Self { default, registered }
     }
 
     /// The instance a request is for: by its host when the registry is on. An unknown or disabled one is 404
     /// `unknown_instance`, before anything is stored.
     pub async fn for_request(&self, headers: &HeaderMap) -> Result<Arc<Instance>, BffError> {
-        let Some(registry) = &self.registry else { return Ok(self.default.clone()) };
+        let Some(registry) = &self.registered else { return Ok(self.default.clone()) };
         match Host::of(headers, &registry.app_host) {
             Host::App => Ok(self.default.clone()),
             Host::Instance(key) => registry.get(&key).await?.ok_or(BffError::UnknownInstance),
@@ -100,7 +139,7 @@ impl Instances {
     }
 }
 
-impl Registry {
+impl Registered {
     async fn get(&self, key: &InstanceKey) -> Result<Option<Arc<Instance>>, BffError> {
         // A fresh entry answers with its instance alone (the request's path: no copy of the entry); an expired one
         // is kept to compare with what the registry says now.
@@ -109,7 +148,7 @@ impl Registry {
             Some(c) => c.found.clone(),
             None => None,
         };
-        let entry = self.store.instance(key).await?.filter(|e| e.enabled);
+        let entry = self.registry.get(key).await?.filter(|e| e.enabled);
         let found = match entry {
             None => None,
             // Unchanged: the same instance, with its discovery and keys already fetched.
@@ -165,13 +204,9 @@ impl Registry {
             scopes,
             ..self.template.clone()
         };
-        let api_base = derived(registry::attr::API_BASE, &e.api_base, "/api")?;
+        let api =
+            Api { base: derived(registry::attr::API_BASE, &e.api_base, "/api")?, allowlist: self.allowlist.clone() };
         let secret_max_age = Some(self.config.cache_for);
-        Ok(Instance {
-            key: key.clone(),
-            origin,
-            idp: IdentityServer::new(idp, self.http.clone(), secret_max_age),
-            api_base,
-        })
+        Ok(Instance::new(key.clone(), origin, IdentityServer::new(idp, self.http.clone(), secret_max_age), api))
     }
 }

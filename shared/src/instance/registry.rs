@@ -5,10 +5,8 @@
 //! to thousands without a cold start ever reading more than the instance it serves.
 
 use super::key::InstanceKey;
-use crate::session::store::attr::PK;
-use crate::session::store::{SessionStore, StoreError};
+use crate::store::{Item, PK, StoreError, Table};
 use aws_sdk_dynamodb::types::AttributeValue;
-use std::collections::HashMap;
 
 /// The registry item's attribute names (besides the table's `pk`).
 pub mod attr {
@@ -41,8 +39,6 @@ pub struct Entry {
     pub scopes: Option<String>,
     pub enabled: bool,
 }
-
-type Item = HashMap<String, AttributeValue>;
 
 impl Entry {
     fn to_item(&self, key: &InstanceKey) -> Item {
@@ -79,42 +75,44 @@ impl Entry {
     }
 }
 
-impl SessionStore {
+/// The registry items of the table.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    table: Table,
+}
+
+impl Registry {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
     /// The registry's entry for `key`, if there is one (read consistently: a change is seen at the next reload).
-    pub async fn instance(&self, key: &InstanceKey) -> Result<Option<Entry>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(PK, AttributeValue::S(format!("{PREFIX}{key}")))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(out.item.as_ref().map(Entry::from_item))
+    pub async fn get(&self, key: &InstanceKey) -> Result<Option<Entry>, StoreError> {
+        Ok(self.table.read_item(&format!("{PREFIX}{key}")).await?.as_ref().map(Entry::from_item))
     }
 
     /// Adds or replaces `key`'s entry.
-    pub async fn put_instance(&self, key: &InstanceKey, entry: &Entry) -> Result<(), StoreError> {
-        self.client().put_item().table_name(self.table()).set_item(Some(entry.to_item(key))).send().await?;
+    pub async fn put(&self, key: &InstanceKey, entry: &Entry) -> Result<(), StoreError> {
+        let t = &self.table;
+        t.client.put_item().table_name(&t.name).set_item(Some(entry.to_item(key))).send().await?;
         Ok(())
     }
 
     /// Removes `key`'s entry (nothing happens when there is none).
-    pub async fn delete_instance(&self, key: &InstanceKey) -> Result<(), StoreError> {
-        let pk = AttributeValue::S(format!("{PREFIX}{key}"));
-        self.client().delete_item().table_name(self.table()).key(PK, pk).send().await?;
-        Ok(())
+    pub async fn delete(&self, key: &InstanceKey) -> Result<(), StoreError> {
+        self.table.delete_item(&format!("{PREFIX}{key}")).await
     }
 
     /// Every registered instance (a scan of the table: for the operator, never on a request's path).
-    pub async fn instances(&self) -> Result<Vec<(InstanceKey, Entry)>, StoreError> {
+    pub async fn all(&self) -> Result<Vec<(InstanceKey, Entry)>, StoreError> {
         let mut all = vec![];
         let mut start = None;
         loop {
             let out = self
-                .client()
+                .table
+                .client
                 .scan()
-                .table_name(self.table())
+                .table_name(&self.table.name)
                 .filter_expression(format!("begins_with({PK}, :p)"))
                 .expression_attribute_values(":p", AttributeValue::S(PREFIX.into()))
                 .set_exclusive_start_key(start)

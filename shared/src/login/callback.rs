@@ -7,10 +7,11 @@ use crate::error::BffError;
 use crate::http::params::{Params, body_bytes};
 use crate::idp::IdentityServer;
 use crate::idp::token_endpoint::TokenError;
-use crate::instance::InstanceKey;
+use crate::instance::Instance;
+use crate::login::store::PendingLogins;
 use crate::session::SignedIn;
-use crate::session::store::SessionStore;
 use crate::session::tokens::TokenSet;
+use crate::session::user::UserId;
 use lambda_http::Request;
 use lambda_http::http::{Method, header};
 use serde_json::{Map, Value};
@@ -76,15 +77,10 @@ pub fn is_navigation(req: &Request) -> bool {
 
 /// The callback's parameters: from the query of a GET (query mode) or the form body of a POST (form_post mode).
 /// The callback's parameters, and the pending login their `state` names, consumed (see `pending::consume`).
-pub async fn take(
-    store: &SessionStore,
-    mode: ResponseMode,
-    instance: &InstanceKey,
-    req: &Request,
-) -> Result<(Params, Consumed), BffError> {
-    let params = read_params(req, mode)?;
+pub async fn take(logins: &PendingLogins, instance: &Instance, req: &Request) -> Result<(Params, Consumed), BffError> {
+    let params = read_params(req, instance.idp.config().response_mode)?;
     let state = params.single("state")?.ok_or(BffError::InvalidRequest("the callback has no state"))?;
-    let login = pending::consume(store, instance, req.headers(), state).await?;
+    let login = pending::consume(logins, instance, req.headers(), state).await?;
     Ok((params, login))
 }
 
@@ -161,13 +157,10 @@ pub async fn sign_in(idp: &IdentityServer, params: &Params, pending: &PendingLog
     if front_sub.is_some() && front_sub.as_ref() != claims.get("sub") {
         return Err(BffError::login_failed("invalid_id_token", "The two ID tokens name different users."));
     }
-    let user_id = claims
-        .get("id")
-        .or_else(|| claims.get("sub"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| BffError::login_failed("invalid_id_token", "The ID token names no user."))?
-        .to_string();
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string();
+    // The user's key is ERP.net's stable `id` (a GUID), never the login: a login changes on rename.
+    let user_id = UserId::from_claims(claims.get("id").and_then(Value::as_str), &sub)
+        .ok_or_else(|| BffError::login_failed("invalid_id_token", "The ID token names no user."))?;
     let idp_sid = claims.get("sid").and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
     let display: Map<String, Value> =
         claims.into_iter().filter(|(k, _)| DISPLAY_CLAIMS.contains(&k.as_str())).collect();

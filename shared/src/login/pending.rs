@@ -5,14 +5,14 @@
 //! navigation and carries the Strict session cookie; the callback, a cross-site one, does not), so that the callback
 //! can end it.
 
-use super::pkce::{CodeVerifier, Nonce, State, state_store_key};
 use super::return_url::ReturnUrl;
+use super::store::PendingLogins;
 use crate::crypto::{b64url, open, seal};
 use crate::error::BffError;
 use crate::http::cookies;
-use crate::instance::InstanceKey;
+use crate::idp::pkce::{CodeVerifier, Nonce, State, state_store_key};
+use crate::instance::{Instance, IssuedBy};
 use crate::session::secrets::{CookieSecret, SessionSecret};
-use crate::session::store::SessionStore;
 use crate::time::UnixTime;
 use lambda_http::http::HeaderMap;
 use serde::{Deserialize, Serialize};
@@ -53,8 +53,9 @@ pub struct PendingLogin {
     pub created_at: UnixTime,
     /// The session the browser had when it started signing in: the callback ends it.
     pub previous: Option<SessionSecret>,
-    /// The ERP.net instance it signs in to: only that instance's callback may finish it.
-    pub instance: InstanceKey,
+    /// The ERP.net instance it signs in to, as it was then: only that instance's callback may finish it, and only
+    /// while it is still the same issuer, client and API.
+    pub issued_by: IssuedBy,
 }
 
 impl std::fmt::Debug for PendingLogin {
@@ -72,8 +73,7 @@ struct Wire {
     c: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     p: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    i: Option<String>,
+    i: String,
 }
 
 impl PendingLogin {
@@ -84,7 +84,7 @@ impl PendingLogin {
             r: self.return_url.as_str().to_string(),
             c: self.created_at.secs(),
             p: self.previous.as_ref().map(SessionSecret::cookie_value),
-            i: (!self.instance.is_default()).then(|| self.instance.to_string()),
+            i: self.issued_by.as_str().to_string(),
         };
         seal(&binding.login_key(), store_key.as_bytes(), &serde_json::to_vec(&wire).expect("serialize"))
     }
@@ -98,10 +98,7 @@ impl PendingLogin {
             return_url: ReturnUrl::parse_or_root(Some(&w.r)),
             created_at: UnixTime::from_secs(w.c),
             previous: w.p.as_deref().and_then(SessionSecret::parse),
-            instance: match w.i {
-                None => InstanceKey::default_instance(),
-                Some(i) => InstanceKey::parse(&i)?,
-            },
+            issued_by: IssuedBy::from_stored(w.i),
         })
     }
 }
@@ -124,8 +121,8 @@ impl Attempt {
 /// Starts a sign-in that returns to `return_url`: fresh secrets, sealed and stored under the hash of `state`, with
 /// the browser's `previous` session (sealed too: the table never holds a usable cookie).
 pub async fn start(
-    store: &SessionStore,
-    instance: &InstanceKey,
+    logins: &PendingLogins,
+    instance: &Instance,
     return_url: ReturnUrl,
     previous: Option<SessionSecret>,
 ) -> Result<Attempt, BffError> {
@@ -142,11 +139,11 @@ pub async fn start(
         return_url,
         created_at,
         previous,
-        instance: instance.clone(),
+        issued_by: instance.issued_by.clone(),
     };
     let key = attempt.state.store_key();
     let sealed = pending.seal(&attempt.binding, &key);
-    store.put_login(&key, &attempt.binding.binding_hash(), sealed, created_at, created_at + LOGIN_TTL).await?;
+    logins.put(&key, &attempt.binding.binding_hash(), sealed, created_at, created_at + LOGIN_TTL).await?;
     Ok(attempt)
 }
 
@@ -161,8 +158,8 @@ pub struct Consumed {
 /// Takes the pending login named by `state` exactly once, only with the login cookie of the browser that started it,
 /// only on the host of the instance it started on, and only within [`LOGIN_TTL`].
 pub async fn consume(
-    store: &SessionStore,
-    instance: &InstanceKey,
+    logins: &PendingLogins,
+    instance: &Instance,
     headers: &HeaderMap,
     state: &str,
 ) -> Result<Consumed, BffError> {
@@ -180,11 +177,11 @@ pub async fn consume(
             )
         })?;
     let key = state_store_key(state);
-    let pending = store
-        .take_login(&key, &binding.binding_hash())
+    let pending = logins
+        .take(&key, &binding.binding_hash())
         .await?
         .and_then(|sealed| PendingLogin::open(&sealed, &binding, &key))
-        .filter(|p| p.instance == *instance)
+        .filter(|p| p.issued_by == instance.issued_by)
         .ok_or_else(|| BffError::login_failed("invalid_state", UNKNOWN))?;
     if UnixTime::now() > pending.created_at + LOGIN_TTL {
         return Err(BffError::login_failed("login_expired", "The sign-in took too long. Start again."));
@@ -205,7 +202,7 @@ mod tests {
             return_url: ReturnUrl::parse("/orders?id=7").unwrap(),
             created_at: UnixTime::from_secs(1_800_000_000),
             previous: Some(SessionSecret::generate()),
-            instance: InstanceKey::parse("acme").unwrap(),
+            issued_by: IssuedBy::from_stored("acme-1".into()),
         };
         let sealed = pending.seal(&binding, "login#k");
         let opened = PendingLogin::open(&sealed, &binding, "login#k").unwrap();
@@ -213,7 +210,7 @@ mod tests {
         assert_eq!(opened.nonce, pending.nonce);
         assert_eq!(opened.return_url, pending.return_url);
         assert_eq!(opened.created_at, pending.created_at);
-        assert_eq!(opened.instance, pending.instance);
+        assert_eq!(opened.issued_by, pending.issued_by);
         let previous = pending.previous.as_ref().unwrap();
         assert_eq!(opened.previous.unwrap().key(), previous.key());
         assert!(!sealed.windows(43).any(|w| w == previous.cookie_value().as_bytes()), "sealed, not in clear");

@@ -1,5 +1,5 @@
-//! The client for the ERP.net API, and forwarding one request with the user's bearer token (refreshed and retried
-//! once per token version on a 401).
+//! The transport to the ERP.net API: one request, sent byte-exact with the user's bearer token. It knows nothing of
+//! sessions; the 401 rule is `proxy::call`.
 
 use super::headers::upstream_request_headers;
 use super::path::ProxyPath;
@@ -7,8 +7,6 @@ use super::stream::STREAM_LIMIT;
 use crate::config::BaseUrl;
 use crate::error::BffError;
 use crate::idp::tokens::AccessToken;
-use crate::session::refresh::{Fresh, Keeper};
-use crate::session::secrets::SessionSecret;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -18,7 +16,7 @@ use hyper_util::rt::TokioExecutor;
 use lambda_http::Request;
 use lambda_http::http::HeaderValue;
 use lambda_http::http::{self, HeaderMap, Method, StatusCode, header};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The HTTP client for the ERP.net API: hyper, so the request target is sent exactly as given (no URL
 /// normalisation); pooled keep-alive connections across invocations; never follows redirects (SSRF).
@@ -54,7 +52,7 @@ impl UpstreamClient {
 
     /// Sends one request; connecting and the answer's headers are bounded by the upstream timeout, and so is every
     /// pause in its body (read later, as it streams to the browser); never past the invocation's end.
-    pub async fn send(
+    async fn exchange(
         &self,
         method: &Method,
         uri: &str,
@@ -97,52 +95,23 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    pub fn new(req: &Request, api_base: &BaseUrl, path: &ProxyPath, body: &[u8]) -> Self {
+    pub fn new(req: &Request, api_base: &BaseUrl, path: &ProxyPath, body: Bytes) -> Self {
         let target = match req.uri().query() {
             Some(q) if !q.is_empty() => format!("{api_base}/{}?{q}", path.as_str()),
             _ => format!("{api_base}/{}", path.as_str()),
         };
         let headers = upstream_request_headers(req.headers());
-        Self { method: req.method().clone(), target, headers, body: Bytes::copy_from_slice(body) }
+        Self { method: req.method().clone(), target, headers, body }
     }
 }
 
 impl UpstreamClient {
-    async fn send_as(&self, out: &Outgoing, token: &AccessToken) -> Result<UpstreamResponse, BffError> {
+    /// Sends `out` with `token` as its bearer.
+    pub async fn send(&self, out: &Outgoing, token: &AccessToken) -> Result<UpstreamResponse, BffError> {
         let mut headers = out.headers.clone();
         if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
             headers.insert(header::AUTHORIZATION, v);
         }
-        self.send(&out.method, &out.target, &headers, out.body.clone()).await
-    }
-
-    /// Forwards `out` with the session's bearer token. A 401 means the token was refused before its time (revoked,
-    /// rotated keys …): unless this request's token was just refreshed, refresh once (single-flight; another
-    /// caller's newer token set is taken as it is) and retry once. Refused again: `upstream_unauthorized`, and the
-    /// session is kept (only the identity server's `invalid_grant` or its expiry end a session).
-    pub async fn forward(
-        &self,
-        keeper: &Keeper<'_>,
-        secret: &SessionSecret,
-        (session, tokens): Fresh,
-        just_refreshed: bool,
-        out: &Outgoing,
-    ) -> Result<UpstreamResponse, BffError> {
-        let started = Instant::now();
-        let mut up = self.send_as(out, &tokens.access_token).await?;
-        if up.status == StatusCode::UNAUTHORIZED {
-            if just_refreshed {
-                tracing::warn!(version = session.version, "upstream refused a just refreshed token");
-                return Err(BffError::UpstreamUnauthorized);
-            }
-            let (session, tokens) = keeper.refresh(secret, session).await?;
-            up = self.send_as(out, &tokens.access_token).await?;
-            if up.status == StatusCode::UNAUTHORIZED {
-                tracing::warn!(version = session.version, "upstream refused the refreshed token: session kept");
-                return Err(BffError::UpstreamUnauthorized);
-            }
-        }
-        crate::metrics::proxied(started.elapsed().as_secs_f64() * 1000.0, up.status.as_u16());
-        Ok(up)
+        self.exchange(&out.method, &out.target, &headers, out.body.clone()).await
     }
 }

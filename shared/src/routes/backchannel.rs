@@ -11,7 +11,8 @@ use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
     require_method(&req, &[Method::POST], "POST")?;
-    if !app.config.idp.backchannel_logout {
+    let tenant = app.tenant(&req).await?;
+    if !tenant.instance.idp.config().backchannel_logout {
         return Err(BffError::NotFound("Back-channel logout is not enabled (BACKCHANNEL_LOGOUT)."));
     }
     let ct = req.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes()).unwrap_or_default();
@@ -20,8 +21,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     }
     let params = Params::parse(body_bytes(&req));
     let raw = params.single("logout_token")?.ok_or(BffError::InvalidLogoutToken("no logout_token"))?;
-    let inst = app.instance(&req).await?;
-    let ended = crate::session::backchannel::logout(&app.store, &inst, raw).await?;
+    let ended = crate::session::backchannel::logout(&app.sessions, &app.replays, &tenant.instance, raw).await?;
     tracing::info!(ended, "back-channel logout");
     Ok(empty(StatusCode::OK))
 }

@@ -17,7 +17,8 @@ use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
     require_method(&req, &[Method::GET], "GET")?;
-    let inst = app.instance(&req).await?;
+    let tenant = app.tenant(&req).await?;
+    let idp = &tenant.instance.idp;
     if !is_top_level_navigation(req.headers()) {
         return Err(BffError::InvalidRequest("a sign-in starts with a top-level navigation to /auth/login"));
     }
@@ -27,20 +28,16 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     let prompt_login = matches!(params.single("prompt"), Ok(Some("login")));
 
     // Discovery first: with the identity server down nothing is written (no pending login left behind).
-    inst.idp.discovery().await?;
+    idp.discovery().await?;
     let previous = match current::cookie(req.headers()) {
         Ok(SessionCookie::Valid(secret)) => Some(secret),
         _ => None,
     };
-    let attempt = pending::start(&app.store, &inst.key, return_url, previous).await?;
-    let location = inst.idp.authorize_url(&attempt, prompt_login).await?;
-    let cookie = cookies::set_login(
-        &attempt.cookie_name(),
-        attempt.binding.cookie_value(),
-        LOGIN_TTL,
-        app.config.idp.form_post(),
-    );
-    let mut set = cookies::prune_logins(req.headers(), app.config.idp.form_post());
+    let attempt = pending::start(&app.logins, &tenant.instance, return_url, previous).await?;
+    let location = idp.authorize_url((&attempt.state, &attempt.nonce, &attempt.verifier), prompt_login).await?;
+    let form_post = idp.config().form_post();
+    let cookie = cookies::set_login(&attempt.cookie_name(), attempt.binding.cookie_value(), LOGIN_TTL, form_post);
+    let mut set = cookies::prune_logins(req.headers(), form_post);
     tracing::info!(cleared_login_cookies = set.len(), "sign-in started");
     set.push(cookie);
     Ok(with_cookies(redirect(&location), set))

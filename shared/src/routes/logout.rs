@@ -27,8 +27,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
         tracing::info!("cross-site logout navigation: nothing changes");
         return Ok(redirect(return_url.as_str()));
     }
-    let inst = app.instance(&req).await?;
-    let (secret, session) = match app.current_session(&inst, req.headers()).await? {
+    let tenant = app.tenant(&req).await?;
+    let idp = &tenant.instance.idp;
+    let (secret, session) = match tenant.current_session(req.headers()).await? {
         CurrentSession::Active(secret, session) => (secret, session),
         _ => return Ok(with_cookies(redirect(return_url.as_str()), cookies::clear_ended(req.headers()))),
     };
@@ -38,12 +39,12 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     }
 
     let tokens = session.tokens(&secret).ok();
-    session.end(&app.store).await?;
+    session.end(&app.sessions).await?;
     if let Some(rt) = tokens.as_ref().and_then(|t| t.refresh_token.as_ref()) {
-        inst.idp.revoke(rt).await;
+        idp.revoke(rt).await;
     }
     let end_session = match tokens.and_then(|t| t.id_token) {
-        Some(id_token) => inst.idp.end_session_url(&id_token).await,
+        Some(id_token) => idp.end_session_url(&id_token).await,
         None => None,
     };
     let location = end_session.unwrap_or_else(|| return_url.as_str().to_string());

@@ -11,9 +11,9 @@ use serde_json::json;
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
     require_method(&req, &[Method::POST], "POST")?;
-    let inst = app.instance_for_spa(&req).await?;
-    let (secret, session) = app.current_session(&inst, req.headers()).await?.required()?;
-    let (session, _) = app.keeper.with(&inst.idp).refresh_forced(&secret, session).await?;
+    let tenant = app.tenant_for_spa(&req).await?;
+    let (secret, session) = tenant.current_session(req.headers()).await?.required()?;
+    let session = tenant.keeper().refresh_forced(&secret, session).await?.session;
     Ok(json(
         StatusCode::OK,
         &json!({

@@ -14,8 +14,8 @@ use serde_json::json;
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError> {
     require_method(&req, &[Method::GET], "GET")?;
-    let inst = app.instance_for_spa(&req).await?;
-    let CurrentSession::Active(secret, session) = app.current_session(&inst, req.headers()).await? else {
+    let tenant = app.tenant_for_spa(&req).await?;
+    let CurrentSession::Active(secret, session) = tenant.current_session(req.headers()).await? else {
         let anonymous = json(StatusCode::OK, &json!({"authenticated": false}));
         return Ok(with_cookies(anonymous, cookies::clear_ended(req.headers())));
     };

@@ -17,19 +17,19 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
         (_, true) => return Err(BffError::MethodNotAllowed { allow: "GET, DELETE" }),
         (_, false) => return Err(BffError::MethodNotAllowed { allow: "DELETE" }),
     }
-    let inst = app.instance_for_spa(&req).await?;
-    let (secret, current) = app.current_session(&inst, req.headers()).await?.required()?;
+    let tenant = app.tenant_for_spa(&req).await?;
+    let (secret, current) = tenant.current_session(req.headers()).await?.required()?;
     if req.method() == Method::GET {
-        return Ok(json(StatusCode::OK, &mine::list(&app.store, &current, app.config.session.idle_timeout).await?));
+        return Ok(json(StatusCode::OK, &mine::list(&app.sessions, &current, app.config.session.idle_timeout).await?));
     }
     if id.is_empty() {
-        let ended = mine::end_others(&app.store, &current).await?;
+        let ended = mine::end_others(&app.sessions, &current).await?;
         return Ok(json(StatusCode::OK, &json!({ "ended": ended })));
     }
     if id == current.id {
-        session::end_with_secret(&app.store, &inst.idp, &secret).await?;
+        session::end_with_secret(&app.sessions, &tenant.instance, &secret).await?;
         return Ok(with_cookies(empty(StatusCode::NO_CONTENT), [cookies::clear_session(), cookies::clear_hint()]));
     }
-    mine::end_one(&app.store, &current, &id).await?;
+    mine::end_one(&app.sessions, &current, &id).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

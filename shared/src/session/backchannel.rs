@@ -4,24 +4,30 @@
 //! is accepted.
 
 use super::mine;
-use super::store::{SessionStore, logout_token_key};
+use super::replays::{LogoutReplays, logout_token_key};
+use super::store::Sessions;
 use crate::error::BffError;
 use crate::idp::logout_token::MAX_AGE;
 use crate::instance::Instance;
 
 /// Validates `raw` (against the identity server of the instance whose host it was sent to) and ends the sessions
 /// of that instance it names; returns how many ended.
-pub async fn logout(store: &SessionStore, instance: &Instance, raw: &str) -> Result<usize, BffError> {
+pub async fn logout(
+    sessions: &Sessions,
+    replays: &LogoutReplays,
+    instance: &Instance,
+    raw: &str,
+) -> Result<usize, BffError> {
     let idp = &instance.idp;
     let token = idp.validate_logout_token(raw).await?;
     let key = logout_token_key(idp.issuer(), &token.jti);
-    if !store.remember_logout_token(&key, token.iat + MAX_AGE * 2).await? {
+    if !replays.remember(&key, token.iat + MAX_AGE * 2).await? {
         return Err(BffError::InvalidLogoutToken("this logout token was already used"));
     }
-    match mine::end_by_idp(store, &instance.key, token.sub.as_deref(), token.sid.as_deref()).await {
+    match mine::end_by_idp(sessions, &instance.key, token.sub.as_deref(), token.sid.as_deref()).await {
         Ok(ended) => Ok(ended),
         Err(e) => {
-            let _ = store.forget_logout_token(&key).await;
+            let _ = replays.forget(&key).await;
             Err(e)
         }
     }

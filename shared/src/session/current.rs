@@ -1,10 +1,10 @@
 //! The session a request belongs to: cookie → secret → one consistent read, with idle and absolute expiry enforced
 //! on every read (DynamoDB's TTL deletes lazily) and activity recorded at most once per touch interval.
 
-use super::Session;
 use super::secrets::SessionSecret;
-use super::store::{Loaded, SessionStore};
+use super::store::{Loaded, Sessions};
 use super::tokens::TokenSet;
+use super::{Session, Standing};
 use crate::config::SessionConfig;
 use crate::error::BffError;
 use crate::http::cookies;
@@ -57,9 +57,10 @@ pub fn cookie(headers: &HeaderMap) -> Result<SessionCookie, BffError> {
 /// finished by its own browser here: its refresh token (only this cookie opens it) is revoked, its item deleted.
 ///
 /// A session of another instance (its cookie carried to this host by hand: browsers keep `__Host-` cookies per
-/// host) is not this request's: `Gone`, and its item is left alone.
+/// host) is not this request's: `Gone`, and its item is left alone. A session this instance issued before it was
+/// re-pointed (another issuer, client or API) ends here: deleted, and none of its tokens sent anywhere.
 pub async fn load(
-    store: &SessionStore,
+    sessions: &Sessions,
     instance: &Instance,
     config: &SessionConfig,
     headers: &HeaderMap,
@@ -69,29 +70,44 @@ pub async fn load(
         SessionCookie::Malformed => return Ok(CurrentSession::Gone),
         SessionCookie::Valid(secret) => secret,
     };
-    let session = match store.load(&secret.key()).await? {
-        Loaded::Live(session) if session.instance == instance.key => session,
-        Loaded::Live(_) | Loaded::Missing => return Ok(CurrentSession::Gone),
-        Loaded::Ended(_, other) if other != instance.key => return Ok(CurrentSession::Gone),
-        Loaded::Ended(sealed, _) => {
-            if let Some(rt) = TokenSet::open(&sealed, &secret).and_then(|t| t.refresh_token) {
-                instance.idp.revoke(&rt).await;
+    let session = match sessions.load(&secret.key()).await? {
+        Loaded::Missing => return Ok(CurrentSession::Gone),
+        Loaded::Live(session) => match Standing::of(&session.instance, &session.issued_by, instance) {
+            Standing::Ours => session,
+            Standing::Foreign => return Ok(CurrentSession::Gone),
+            Standing::Repointed => return ended_by_repointing(sessions, &secret).await,
+        },
+        Loaded::Ended { sealed, instance: key, issued_by } => match Standing::of(&key, &issued_by, instance) {
+            Standing::Foreign => return Ok(CurrentSession::Gone),
+            Standing::Repointed => return ended_by_repointing(sessions, &secret).await,
+            Standing::Ours => {
+                if let Some(rt) = TokenSet::open(&sealed, &secret).and_then(|t| t.refresh_token) {
+                    instance.idp.revoke(&rt).await;
+                }
+                sessions.delete(&secret.key()).await?;
+                return Ok(CurrentSession::Gone);
             }
-            store.delete_session(&secret.key()).await?;
-            return Ok(CurrentSession::Gone);
-        }
+        },
     };
     let now = UnixTime::now();
     if session.is_expired(now, config.idle_timeout) {
-        session.end(store).await?;
+        session.end(sessions).await?;
         return Ok(CurrentSession::Gone);
     }
     let session = if now.since(session.last_seen) >= config.touch_interval {
         let touched = Session { last_seen: now, ..session };
-        store.touch(&touched.key, now, touched.expires_at(config.idle_timeout)).await?;
+        sessions.touch(&touched.key, now, touched.expires_at(config.idle_timeout)).await?;
         touched
     } else {
         session
     };
     Ok(CurrentSession::Active(secret, session))
+}
+
+/// A session its instance no longer issues (re-pointed): its item goes, and nothing is sent to the new target.
+async fn ended_by_repointing(sessions: &Sessions, secret: &SessionSecret) -> Result<CurrentSession, BffError> {
+    tracing::info!("session of a re-pointed instance ended; no token sent");
+    crate::metrics::Metric::SessionsEnded.count_because("repointed");
+    sessions.delete(&secret.key()).await?;
+    Ok(CurrentSession::Gone)
 }

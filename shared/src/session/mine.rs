@@ -3,7 +3,8 @@
 //! Only opaque ids leave: never a cookie, a store key or anything that opens a session.
 
 use super::Session;
-use super::store::{Listed, SessionStore, index_key};
+use super::store::{IdpKey, Listed, Sessions};
+use super::user::qualified;
 use crate::error::BffError;
 use crate::instance::InstanceKey;
 use crate::metrics::Metric;
@@ -29,13 +30,12 @@ impl EndedBy {
 }
 
 /// `{"sessions": [...]}`: the user of `current`'s sessions, newest first, exactly one of them `current: true`.
-pub async fn list(store: &SessionStore, current: &Session, idle: std::time::Duration) -> Result<Value, BffError> {
+pub async fn list(sessions: &Sessions, current: &Session, idle: std::time::Duration) -> Result<Value, BffError> {
     let now = UnixTime::now();
-    let id = ensure_listed(store, current).await?;
-    let mut listed = store.user_sessions(&current.user_key(), now).await?;
-    listed.retain(|l| l.id != id);
+    let mut listed = sessions.of_user(&current.user, now).await?;
+    listed.retain(|l| l.id != current.id);
     let mine = json!({
-        "id": id,
+        "id": current.id,
         "createdAt": current.created_at.rfc3339(),
         "lastSeenAt": current.last_seen.rfc3339(),
         "expiresAt": current.expires_at(idle).rfc3339(),
@@ -57,41 +57,31 @@ pub async fn list(store: &SessionStore, current: &Session, idle: std::time::Dura
     Ok(json!({ "sessions": sessions }))
 }
 
-/// The current session's public id (a session stored before ids existed gets one now, so it is listed).
-async fn ensure_listed(store: &SessionStore, current: &Session) -> Result<String, BffError> {
-    if !current.id.is_empty() {
-        return Ok(current.id.clone());
-    }
-    let id = crate::crypto::b64url(&crate::crypto::random_bytes::<16>());
-    store.give_id(&current.key, &id, &current.user_key()).await?;
-    Ok(id)
-}
-
 /// Ends the session `id` of the same user as `current` (not `current` itself): `not_found` when the user has no
 /// such session (someone else's id included), and then nothing happens to it.
-pub async fn end_one(store: &SessionStore, current: &Session, id: &str) -> Result<(), BffError> {
+pub async fn end_one(sessions: &Sessions, current: &Session, id: &str) -> Result<(), BffError> {
     let now = UnixTime::now();
-    let target = store.user_sessions(&current.user_key(), now).await?.into_iter().find(|l| l.id == id);
+    let target = sessions.of_user(&current.user, now).await?.into_iter().find(|l| l.id == id);
     match target {
-        Some(l) if end(store, &l, EndedBy::User, now).await? => Ok(()),
+        Some(l) if end(sessions, &l, EndedBy::User, now).await? => Ok(()),
         _ => Err(BffError::NotFound("You have no session with this id.")),
     }
 }
 
 /// Ends every other session of `current`'s user; returns how many ended.
-pub async fn end_others(store: &SessionStore, current: &Session) -> Result<usize, BffError> {
+pub async fn end_others(sessions: &Sessions, current: &Session) -> Result<usize, BffError> {
     let now = UnixTime::now();
-    let others = store.user_sessions(&current.user_key(), now).await?.into_iter().filter(|l| l.key != current.key);
+    let others = sessions.of_user(&current.user, now).await?.into_iter().filter(|l| l.key != current.key);
     let mut ended = 0;
     for l in others {
-        ended += usize::from(end(store, &l, EndedBy::User, now).await?);
+        ended += usize::from(end(sessions, &l, EndedBy::User, now).await?);
     }
     Ok(ended)
 }
 
 /// Ends one listed session (a tombstone until its browser comes back); whether it was still live.
-pub async fn end(store: &SessionStore, l: &Listed, by: EndedBy, now: UnixTime) -> Result<bool, BffError> {
-    let ended = store.end_elsewhere(&l.key, &l.sub, now).await?;
+pub async fn end(sessions: &Sessions, l: &Listed, by: EndedBy, now: UnixTime) -> Result<bool, BffError> {
+    let ended = sessions.end_elsewhere(&l.key, &l.user, now).await?;
     if ended {
         tracing::info!(ended_by = by.as_str(), "session ended from elsewhere");
         Metric::SessionsEnded.count_because(by.as_str());
@@ -99,28 +89,28 @@ pub async fn end(store: &SessionStore, l: &Listed, by: EndedBy, now: UnixTime) -
     Ok(ended)
 }
 
-/// Ends the sessions a back-channel logout token names: those of the ERP.net session `sid` (of `sub`, when both are
-/// given), or every session of `sub`. Returns how many ended.
+/// Ends the sessions a back-channel logout token names: those of the ERP.net session `sid` (only those that
+/// recorded `sub` at sign-in, when both are given), or every session signed in under `sub`. Returns how many ended.
 pub async fn end_by_idp(
-    store: &SessionStore,
+    sessions: &Sessions,
     instance: &InstanceKey,
     sub: Option<&str>,
     sid: Option<&str>,
 ) -> Result<usize, BffError> {
     let now = UnixTime::now();
-    let sub = sub.map(|s| index_key(instance, s));
-    let sid = sid.map(|s| index_key(instance, s));
-    let (sub, sid) = (sub.as_deref(), sid.as_deref());
-    let targets: Vec<(crate::session::secrets::SessionKey, String)> = match (sid, sub) {
-        (Some(sid), _) => {
-            store.idp_sessions(sid).await?.into_iter().filter(|(_, s)| sub.is_none_or(|u| u == s)).collect()
+    let sub = sub.map(|s| qualified(instance, s));
+    let sid = sid.map(|s| qualified(instance, s));
+    let targets = match (sid.as_deref(), sub.as_deref()) {
+        (Some(sid), sub) => {
+            let all = sessions.of_idp(IdpKey::Sid(sid)).await?;
+            all.into_iter().filter(|(_, _, recorded)| sub.is_none_or(|u| u == recorded)).collect()
         }
-        (None, Some(sub)) => store.user_sessions(sub, now).await?.into_iter().map(|l| (l.key, l.sub)).collect(),
+        (None, Some(sub)) => sessions.of_idp(IdpKey::Sub(sub)).await?,
         (None, None) => vec![],
     };
     let mut ended = 0;
-    for (key, sub) in targets {
-        if store.end_elsewhere(&key, &sub, now).await? {
+    for (key, user, _) in targets {
+        if sessions.end_elsewhere(&key, &user, now).await? {
             Metric::SessionsEnded.count_because(EndedBy::Backchannel.as_str());
             ended += 1;
         }

@@ -1,43 +1,47 @@
 //! A session: one item in the store, named by a keyed hash of the browser's cookie secret ([`secrets`]), holding the
 //! sealed token set ([`tokens`]). Its whole life is here: [`Session::start`] at the callback, [`current`] on every
 //! request (load, expire, touch), [`refresh::TokenKeeper`] keeping the access token fresh, [`Session::end`] on
-//! logout, expiry or a dead refresh token. [`store`] is every DynamoDB operation.
+//! logout, expiry or a dead refresh token. [`store`] owns the session items; [`user`] says whose a session is.
 
 pub mod backchannel;
 pub mod current;
 pub mod device;
 pub mod mine;
 pub mod refresh;
+pub mod replays;
 pub mod secrets;
 pub mod store;
 pub mod tokens;
+pub mod user;
 
 use crate::config::SessionConfig;
 use crate::error::BffError;
-use crate::idp::IdentityServer;
-use crate::instance::InstanceKey;
+use crate::instance::{Instance, InstanceKey, IssuedBy};
 use crate::time::{UnixMillis, UnixTime};
 use secrets::{SessionKey, SessionSecret};
 use std::time::Duration;
-use store::SessionStore;
+use store::{Loaded, Sessions};
 use tokens::TokenSet;
+use user::{UserId, UserKey};
 
 /// A session as the routes see it (tokens still sealed: only opened where they are used).
 #[derive(Clone, Debug)]
 pub struct Session {
     pub key: SessionKey,
-    /// The opaque public id (`/auth/sessions`); empty for a session stored before ids existed.
+    /// The opaque public id (`/auth/sessions`).
     pub id: String,
-    /// The ID token's `sub`: whose session it is.
+    /// Whose session it is: the instance and ERP.net's stable user id.
+    pub user: UserKey,
+    /// The ID token's `sub` (the login name) at sign-in: only for back-channel logout by `sub`.
     pub sub: String,
     /// ERP.net's `sid` claim, when the ID token had one.
     pub idp_sid: Option<String>,
-    /// The ERP.net instance it was signed in to: its tokens go to that instance only.
+    /// The ERP.net instance it was signed in to.
     pub instance: InstanceKey,
+    /// What issued its tokens: they go to that issuer, client and API only.
+    pub issued_by: IssuedBy,
     /// A coarse device label ("Chrome on Windows").
     pub device: String,
-    /// The user's stable key (ERP.net's `id` claim; `sub` when absent).
-    pub user_id: String,
     /// Display claims for `/auth/session` (never tokens).
     pub claims: serde_json::Map<String, serde_json::Value>,
     pub sealed_tokens: Vec<u8>,
@@ -57,7 +61,7 @@ pub struct Session {
 pub struct SignedIn {
     pub sub: String,
     pub idp_sid: Option<String>,
-    pub user_id: String,
+    pub user_id: UserId,
     pub claims: serde_json::Map<String, serde_json::Value>,
     pub tokens: TokenSet,
     pub access_lifetime: Duration,
@@ -71,11 +75,6 @@ impl Session {
     /// When the session ends if nothing happens: the earlier of idle and absolute expiry. Also the item's TTL.
     pub fn expires_at(&self, idle_timeout: Duration) -> UnixTime {
         self.idle_expires_at(idle_timeout).min(self.absolute_expires_at)
-    }
-
-    /// The user as the sessions index knows them (instance-qualified: see `store::index_key`).
-    pub fn user_key(&self) -> String {
-        store::index_key(&self.instance, &self.sub)
     }
 
     pub fn is_expired(&self, now: UnixTime, idle_timeout: Duration) -> bool {
@@ -92,9 +91,9 @@ impl Session {
     /// fixation), and returns the secret with the session's absolute expiry. The browser's previous session is
     /// ended first by the caller ([`end_with_secret`]).
     pub async fn start(
-        store: &SessionStore,
+        sessions: &Sessions,
         config: &SessionConfig,
-        instance: &InstanceKey,
+        instance: &Instance,
         signed_in: SignedIn,
         device: String,
     ) -> Result<(SessionSecret, UnixTime), BffError> {
@@ -103,11 +102,12 @@ impl Session {
         let session = Session {
             key: secret.key(),
             id: crate::crypto::b64url(&crate::crypto::random_bytes::<16>()),
+            user: UserKey::new(&instance.key, &signed_in.user_id),
             sub: signed_in.sub,
             idp_sid: signed_in.idp_sid,
-            instance: instance.clone(),
+            instance: instance.key.clone(),
+            issued_by: instance.issued_by.clone(),
             device,
-            user_id: signed_in.user_id,
             claims: signed_in.claims,
             sealed_tokens: signed_in.tokens.seal(&secret),
             access_expires_at: now + signed_in.access_lifetime,
@@ -118,51 +118,76 @@ impl Session {
             version: 1,
             lease_until: UnixMillis::NEVER,
         };
-        store.create_session(&session, session.expires_at(config.idle_timeout)).await?;
+        sessions.create(&session, session.expires_at(config.idle_timeout)).await?;
         Ok((secret, session.absolute_expires_at))
     }
 
     /// Ends the session: its item is deleted (whatever its version).
-    pub async fn end(&self, store: &SessionStore) -> Result<(), BffError> {
-        Ok(store.delete_session(&self.key).await?)
+    pub async fn end(&self, sessions: &Sessions) -> Result<(), BffError> {
+        Ok(sessions.delete(&self.key).await?)
+    }
+}
+
+/// How a stored session stands to the request's instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// Issued by this instance as it is now.
+    Ours,
+    /// Of this instance's key, but issued before it was re-pointed (another issuer, client or API): it ends, and
+    /// none of its tokens goes anywhere.
+    Repointed,
+    /// Another instance's (its cookie carried to this host by hand): not this request's, left alone.
+    Foreign,
+}
+
+impl Standing {
+    pub fn of(key: &InstanceKey, issued_by: &IssuedBy, instance: &Instance) -> Self {
+        match (key == &instance.key, issued_by == &instance.issued_by) {
+            (false, _) => Standing::Foreign,
+            (true, false) => Standing::Repointed,
+            (true, true) => Standing::Ours,
+        }
     }
 }
 
 /// Ends the browser's previous sessions at a sign-in: the one recorded when the sign-in started (a browser does not
 /// send its Strict cookie on the callback's cross-site navigation) and the one whose cookie came along anyway.
 pub async fn end_previous(
-    store: &SessionStore,
-    idp: &IdentityServer,
+    sessions: &Sessions,
+    instance: &Instance,
     recorded: Option<&SessionSecret>,
     sent: Option<SessionSecret>,
 ) -> Result<(), BffError> {
     let mut previous: Vec<SessionSecret> = recorded.into_iter().cloned().collect();
     previous.extend(sent.filter(|s| previous.iter().all(|p| p.key() != s.key())));
     for old in &previous {
-        end_with_secret(store, idp, old).await?;
+        end_with_secret(sessions, instance, old).await?;
     }
     Ok(())
 }
 
-/// Ends the session that `secret` (a cookie this browser holds or held) opens, as only its own browser can: its
-/// refresh token is revoked at the identity server (when discovery lists a revocation endpoint; best effort), then
-/// its item is deleted. A session ended from elsewhere (a tombstone) is finished the same way. Nothing happens when
-/// there is no such session.
-pub async fn end_with_secret(
-    store: &SessionStore,
-    idp: &IdentityServer,
-    secret: &SessionSecret,
-) -> Result<(), BffError> {
+/// Ends the session of `instance` that `secret` (a cookie this browser holds or held) opens, as only its own
+/// browser can: its refresh token is revoked at the instance's identity server (when discovery lists a revocation
+/// endpoint; best effort), then its item is deleted. A session ended from elsewhere (a tombstone) is finished the
+/// same way; one issued before the instance was re-pointed is deleted with nothing sent; another instance's is left
+/// alone. Nothing happens when there is no such session.
+pub async fn end_with_secret(sessions: &Sessions, instance: &Instance, secret: &SessionSecret) -> Result<(), BffError> {
     let key = secret.key();
-    let sealed = match store.load(&key).await? {
-        store::Loaded::Live(session) => session.sealed_tokens,
-        store::Loaded::Ended(sealed, _) => sealed,
-        store::Loaded::Missing => return Ok(()),
+    let (sealed, standing) = match sessions.load(&key).await? {
+        Loaded::Live(s) => (s.sealed_tokens, Standing::of(&s.instance, &s.issued_by, instance)),
+        Loaded::Ended { sealed, instance: k, issued_by } => (sealed, Standing::of(&k, &issued_by, instance)),
+        Loaded::Missing => return Ok(()),
     };
-    if let Some(rt) = TokenSet::open(&sealed, secret).and_then(|t| t.refresh_token) {
-        idp.revoke(&rt).await;
+    match standing {
+        Standing::Foreign => return Ok(()),
+        Standing::Repointed => {}
+        Standing::Ours => {
+            if let Some(rt) = TokenSet::open(&sealed, secret).and_then(|t| t.refresh_token) {
+                instance.idp.revoke(&rt).await;
+            }
+        }
     }
-    Ok(store.delete_session(&key).await?)
+    Ok(sessions.delete(&key).await?)
 }
 
 #[cfg(test)]
@@ -178,11 +203,12 @@ mod tests {
         let mut s = Session {
             key: SessionKey::from_stored("k".into()),
             id: "i".into(),
+            user: UserKey::from_stored("default|u".into()),
             sub: "s".into(),
             idp_sid: None,
             instance: InstanceKey::default_instance(),
+            issued_by: IssuedBy::from_stored("i".into()),
             device: "d".into(),
-            user_id: "u".into(),
             claims: Default::default(),
             sealed_tokens: vec![],
             access_expires_at: t(0),

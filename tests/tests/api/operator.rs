@@ -9,16 +9,17 @@ use clap::Parser;
 use reqwest::Method;
 use shared::http::cookies::SESSION;
 use shared::instance::InstanceKey;
-use shared::session::store::SessionStore;
+use shared::instance::registry::Registry;
+use shared::store::Table;
 use tests::{Browser, TestApp, dynamodb_endpoint, free_port, spawn_app};
 
 const API: &str = "/api/domain/odata/Crm_Sales_Customers?$top=1";
 
 async fn operator(app: &TestApp, args: &[&str]) -> Result<String, String> {
     let cli = Cli::try_parse_from(["bff-operator", "--table", &app.table].iter().chain(args)).unwrap();
-    let store = SessionStore::new(app.dynamo.clone(), app.table.clone());
+    let table = Table::new(app.dynamo.clone(), app.table.clone());
     let mut out = Vec::new();
-    run(&store, &cli.command, &mut out).await.map(|()| String::from_utf8(out).unwrap())
+    run(&table, &cli.command, &mut out).await.map(|()| String::from_utf8(out).unwrap())
 }
 
 #[tokio::test]
@@ -80,11 +81,11 @@ async fn the_operator_lists_ends_one_ends_all_and_counts_without_printing_a_secr
     }
 }
 
-async fn operator_on(store: &SessionStore, args: &[&str]) -> Result<String, String> {
-    let cli = Cli::try_parse_from(["bff-operator", "--table", store.table()].iter().chain(args))
-        .map_err(|e| e.to_string())?;
+async fn operator_on(table: &Table, args: &[&str]) -> Result<String, String> {
+    let cli =
+        Cli::try_parse_from(["bff-operator", "--table", table.name()].iter().chain(args)).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    run(store, &cli.command, &mut out).await.map(|()| String::from_utf8(out).unwrap())
+    run(table, &cli.command, &mut out).await.map(|()| String::from_utf8(out).unwrap())
 }
 
 const ACME_ARN: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:bff/instances/acme-AbCdEf";
@@ -97,60 +98,61 @@ async fn the_operator_puts_lists_disables_and_enables_an_instance() {
     xtask::create_table(&client, &table).await.unwrap_or_else(|e| {
         panic!("{e}\n(the tests need DynamoDB Local: run them under `cargo xtask with-dynamodb -- …`)")
     });
-    let store = SessionStore::new(client, table);
+    let table = Table::new(client, table);
+    let registry = Registry::new(table.clone());
     let acme = InstanceKey::parse("acme").unwrap();
 
     let put = ["instance", "put", "acme", "--url", "https://acme.my.erp.net", "--client-id", "partner.app/acme"];
-    let out = operator_on(&store, &[&put[..], &["--secret-ref", ACME_ARN, "--scopes", "openid read"]].concat()).await;
+    let out = operator_on(&table, &[&put[..], &["--secret-ref", ACME_ARN, "--scopes", "openid read"]].concat()).await;
     assert_eq!(
         out.unwrap().trim(),
         "put acme (enabled): issuer https://acme.my.erp.net/id, API https://acme.my.erp.net/api, client id partner.app/acme"
     );
     let globex = ["instance", "put", "globex", "--url", "http://127.0.0.1:5006", "--client-id", "g"];
-    operator_on(&store, &[&globex[..], &["--secret-ref", "env:BFF_SECRET_GLOBEX"]].concat()).await.unwrap();
+    operator_on(&table, &[&globex[..], &["--secret-ref", "env:BFF_SECRET_GLOBEX"]].concat()).await.unwrap();
     // What the functions will read (one GetItem by key).
-    let entry = store.instance(&acme).await.unwrap().expect("acme is registered");
+    let entry = registry.get(&acme).await.unwrap().expect("acme is registered");
     assert_eq!(entry.url.as_deref(), Some("https://acme.my.erp.net"));
     assert_eq!((entry.client_id.as_str(), entry.secret_ref.as_str()), ("partner.app/acme", ACME_ARN));
     assert_eq!((entry.scopes.as_deref(), entry.issuer.as_deref(), entry.enabled), (Some("openid read"), None, true));
 
-    let list = operator_on(&store, &["instance", "list"]).await.unwrap();
+    let list = operator_on(&table, &["instance", "list"]).await.unwrap();
     let rows: Vec<Vec<&str>> = list.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(rows[0][..3], ["acme", "true", "https://acme.my.erp.net"], "{list}");
     assert_eq!(rows[1][..3], ["globex", "true", "http://127.0.0.1:5006"], "{list}");
     assert_eq!(list.lines().last(), Some("2 instance(s)"));
 
-    let out = operator_on(&store, &["instance", "disable", "acme"]).await.unwrap();
+    let out = operator_on(&table, &["instance", "disable", "acme"]).await.unwrap();
     assert!(out.starts_with("acme disabled"), "{out}");
-    assert!(!store.instance(&acme).await.unwrap().unwrap().enabled);
-    let list = operator_on(&store, &["instance", "list"]).await.unwrap();
+    assert!(!registry.get(&acme).await.unwrap().unwrap().enabled);
+    let list = operator_on(&table, &["instance", "list"]).await.unwrap();
     assert!(list.lines().any(|l| l.split_whitespace().take(2).eq(["acme", "false"])), "{list}");
     let globex_key = InstanceKey::parse("globex").unwrap();
-    assert!(store.instance(&globex_key).await.unwrap().unwrap().enabled, "only acme is disabled");
-    operator_on(&store, &["instance", "enable", "acme"]).await.unwrap();
-    let again = store.instance(&acme).await.unwrap().unwrap();
+    assert!(registry.get(&globex_key).await.unwrap().unwrap().enabled, "only acme is disabled");
+    operator_on(&table, &["instance", "enable", "acme"]).await.unwrap();
+    let again = registry.get(&acme).await.unwrap().unwrap();
     assert_eq!(again, entry, "enable restores the entry as it was put");
 
     // Refused before anything is written: an unknown key, a bad secret reference (not repeated), a bad URL.
     assert!(
-        operator_on(&store, &["instance", "disable", "initech"]).await.unwrap_err().contains("no instance initech")
+        operator_on(&table, &["instance", "disable", "initech"]).await.unwrap_err().contains("no instance initech")
     );
     let pasted = "sup3r-s3cret-value";
     let e = operator_on(
-        &store,
+        &table,
         &["instance", "put", "initech", "--url", "https://i.my.erp.net", "--client-id", "i", "--secret-ref", pasted],
     )
     .await
     .unwrap_err();
     assert!(e.contains("--secret-ref must be") && !e.contains(pasted), "{e}");
     let e = operator_on(
-        &store,
+        &table,
         &["instance", "put", "initech", "--url", "http://i.my.erp.net", "--client-id", "i", "--secret-ref", ACME_ARN],
     )
     .await
     .unwrap_err();
     assert!(e.contains("https"), "{e}");
-    assert_eq!(store.instances().await.unwrap().len(), 2, "nothing written by the refused commands");
+    assert_eq!(registry.all().await.unwrap().len(), 2, "nothing written by the refused commands");
 }
 
 #[test]

@@ -9,7 +9,8 @@
 use super::CLIENT_ID;
 use shared::instance::InstanceKey;
 use shared::instance::registry::Entry;
-use shared::session::store::SessionStore;
+use shared::instance::registry::Registry;
+use shared::store::Table;
 
 /// The stack's first emulator, as a registry instance (it also serves the default instance).
 pub const ACME: &str = "acme";
@@ -54,8 +55,8 @@ pub async fn register(client: &aws_sdk_dynamodb::Client, table: &str, key: &str,
         enabled: true,
         ..Default::default()
     };
-    let store = SessionStore::new(client.clone(), table);
-    store.put_instance(&parsed, &entry).await.map_err(|e| format!("cannot register instance {key} in {table}: {e}"))
+    let registry = Registry::new(Table::new(client.clone(), table));
+    registry.put(&parsed, &entry).await.map_err(|e| format!("cannot register instance {key} in {table}: {e}"))
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ mod json;
 mod multipart;
 
 use super::path::ProxyPath;
-use crate::config::ProxyConfig;
 use crate::error::BffError;
+use crate::instance::Api;
 use lambda_http::http::{HeaderMap, Method, header};
 use percent_encoding::percent_decode_str;
 use std::borrow::Cow;
@@ -27,16 +27,11 @@ pub struct Scope<'a> {
     pub allowlist: &'a [String],
 }
 
-/// Checks the body of a `POST …/$batch`; any other request passes untouched.
-pub fn check(
-    method: &Method,
-    headers: &HeaderMap,
-    path: &ProxyPath,
-    body: &[u8],
-    proxy: &ProxyConfig,
-) -> Result<(), BffError> {
+/// Checks the body of a `POST …/$batch` against the request's instance's API (its base and allowlist); any other
+/// request passes untouched.
+pub fn check(method: &Method, headers: &HeaderMap, path: &ProxyPath, body: &[u8], api: &Api) -> Result<(), BffError> {
     let Some(root) = batch_root(method, path.as_str()) else { return Ok(()) };
-    let scope = Scope { base: proxy.api_base.as_str(), root, allowlist: &proxy.allowlist };
+    let scope = Scope { base: api.base.as_str(), root, allowlist: &api.allowlist };
     let mut types = headers.get_all(header::CONTENT_TYPE).iter();
     match (types.next().and_then(|v| v.to_str().ok()), types.next()) {
         (Some(content_type), None) => check_body(content_type, body, &scope),
@@ -225,13 +220,7 @@ mod tests {
 
     #[test]
     fn a_batch_needs_exactly_one_content_type() {
-        let proxy = crate::config::ProxyConfig {
-            api_base: crate::config::BaseUrl::parse("API_BASE", BASE).unwrap(),
-            allowlist: allow(),
-            max_request_bytes: 1 << 20,
-            timeout: std::time::Duration::from_secs(1),
-            streaming: false,
-        };
+        let proxy = Api { base: crate::config::BaseUrl::parse("API_BASE", BASE).unwrap(), allowlist: allow() };
         let path = ProxyPath::parse("domain/odata/$batch", &allow()).unwrap();
         let body = br#"{"requests":[{"id":"1","method":"GET","url":"Crm_Sales_Customers"}]}"#;
         let run = |types: &[&str]| {

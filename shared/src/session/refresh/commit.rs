@@ -1,12 +1,11 @@
 //! The end of a refresh: the new token set written as `version + 1` under the lease (tried again while the lease
 //! lasts), or, when it cannot be stored, the rotated refresh token revoked and the session ended.
 
-use super::{Fresh, Keeper};
+use super::{Fresh, Held, Keeper};
 use crate::error::BffError;
 use crate::idp::token_endpoint::TokenResponse;
 use crate::metrics::Metric;
 use crate::session::Session;
-use crate::session::secrets::SessionSecret;
 use crate::session::store::{Commit, RefreshedTokens};
 use crate::session::tokens::TokenSet;
 use crate::time::{UnixMillis, UnixTime};
@@ -15,15 +14,8 @@ use std::time::Duration;
 impl Keeper<'_> {
     /// Writes the new token set as `version + 1`, releasing the lease in the same conditional write; tried again
     /// while the lease lasts. A rotated refresh token that cannot be stored is revoked and the session ends.
-    pub(super) async fn commit(
-        &self,
-        secret: &SessionSecret,
-        session: Session,
-        owner: &str,
-        old: TokenSet,
-        resp: TokenResponse,
-        lease_end: tokio::time::Instant,
-    ) -> Result<Fresh, BffError> {
+    pub(super) async fn commit(&self, held: Held<'_>, old: TokenSet, resp: TokenResponse) -> Result<Fresh, BffError> {
+        let Held { secret, session, owner, lease_end } = held;
         let lifetime = resp.lifetime();
         let rotated = resp.refresh_token.is_some();
         let tokens = TokenSet {
@@ -47,7 +39,7 @@ impl Keeper<'_> {
             if rotated && let Some(rt) = &tokens.refresh_token {
                 self.idp.revoke(rt).await;
             }
-            let _ = self.store.delete_session_at_version(&session.key, session.version).await;
+            let _ = self.keeper.sessions.delete_at_version(&session.key, session.version).await;
             return Err(BffError::SessionExpired);
         }
         tracing::info!("token set refreshed");
@@ -60,7 +52,7 @@ impl Keeper<'_> {
             lease_until: UnixMillis::NEVER,
             ..session
         };
-        Ok((session, tokens))
+        Ok(Fresh { session, tokens, refreshed: true })
     }
 
     /// The commit's conditional write, tried again (with backoff) while the lease lasts: `Err` names why the new
@@ -74,7 +66,7 @@ impl Keeper<'_> {
     ) -> Result<(), &'static str> {
         let mut backoff = Duration::from_millis(50);
         loop {
-            match self.store.commit_refresh(&session.key, session.version, owner, written.clone()).await {
+            match self.keeper.sessions.commit_refresh(&session.key, session.version, owner, written.clone()).await {
                 Ok(Commit::Stored) => return Ok(()),
                 // Our lease was taken over (the refresh outlived it) or the session was deleted meanwhile.
                 Ok(Commit::Lost) => return Err("lease_lost"),

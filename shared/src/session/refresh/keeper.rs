@@ -15,10 +15,3 @@ pub struct Keeper<'a> {
     pub(super) keeper: &'a TokenKeeper,
     pub(super) idp: &'a IdentityServer,
 }
-
-impl std::ops::Deref for Keeper<'_> {
-    type Target = TokenKeeper;
-    fn deref(&self) -> &TokenKeeper {
-        self.keeper
-    }
-}

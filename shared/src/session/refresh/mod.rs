@@ -1,8 +1,8 @@
 //! [`TokenKeeper`]: keeps a session's access token fresh, with a refresh that is single-flight **across execution
 //! environments** (coordinated in DynamoDB, not in memory).
 //!
-//! ERP.net rotates refresh tokens and has no grace window: two instances that spend the same refresh token log the
-//! user out. So before calling the token endpoint an instance takes a lease on the session item (conditional on
+//! ERP.net rotates refresh tokens and has no grace window: two execution environments that spend the same refresh
+//! token log the user out. So before calling the token endpoint a refresher takes a lease on the session item (conditional on
 //! the token-set `version` and on no live lease). The winner refreshes and writes the new set as `version + 1`,
 //! releasing the lease in the same conditional write. The others poll with consistent reads until the version
 //! moves, then use the new token (or go ahead with the old one while it is still valid). The lease of a refresher
@@ -24,7 +24,7 @@ pub use keeper::Keeper;
 
 use super::Session;
 use super::secrets::SessionSecret;
-use super::store::{Lease, SessionStore};
+use super::store::{Lease, Sessions};
 use super::tokens::TokenSet;
 use crate::config::SessionConfig;
 use crate::error::BffError;
@@ -33,14 +33,34 @@ use crate::metrics::Metric;
 use crate::time::{UnixMillis, UnixTime, invocation_left};
 use std::time::Duration;
 
+/// A refresh holding the lease: whose, by whom, and until when (counted from before the acquire was sent).
+struct Held<'a> {
+    secret: &'a SessionSecret,
+    session: Session,
+    owner: &'a str,
+    lease_end: tokio::time::Instant,
+}
+
 /// Time kept back from the invocation's end to send the answer.
 const INVOCATION_MARGIN: Duration = Duration::from_secs(1);
 
-/// A session and its opened token set, as of the latest refresh this caller saw.
-pub type Fresh = (Session, TokenSet);
+/// A session and its opened token set, as of the latest refresh this caller saw; `refreshed`: by this request.
+pub struct Fresh {
+    pub session: Session,
+    pub tokens: TokenSet,
+    pub refreshed: bool,
+}
+
+impl Fresh {
+    /// The session's stored tokens, as they are (not refreshed by this request).
+    fn stored(session: Session, secret: &SessionSecret) -> Result<Self, BffError> {
+        let tokens = session.tokens(secret)?;
+        Ok(Self { session, tokens, refreshed: false })
+    }
+}
 
 pub struct TokenKeeper {
-    store: SessionStore,
+    sessions: Sessions,
     /// How long a refresh lease is held.
     lease: Duration,
     /// The configured proactive-refresh skew.
@@ -52,9 +72,9 @@ pub struct TokenKeeper {
 }
 
 impl TokenKeeper {
-    pub fn new(store: SessionStore, config: &SessionConfig) -> Self {
+    pub fn new(sessions: Sessions, config: &SessionConfig) -> Self {
         let flights = flight::Flights::default();
-        Self { store, lease: config.refresh_lease, skew: config.refresh_skew, floor: config.refresh_floor, flights }
+        Self { sessions, lease: config.refresh_lease, skew: config.refresh_skew, floor: config.refresh_floor, flights }
     }
 
     /// The skew before expiry at which a token is refreshed proactively: the configured skew, but never more than
@@ -67,11 +87,15 @@ impl TokenKeeper {
 impl Keeper<'_> {
     /// The session's tokens, refreshed first when the access token is about to expire.
     pub async fn fresh(&self, secret: &SessionSecret, session: Session) -> Result<Fresh, BffError> {
-        if UnixTime::now() >= session.access_expires_at - self.refresh_skew(&session) {
+        if UnixTime::now() >= session.access_expires_at - self.keeper.refresh_skew(&session) {
             return self.refresh(secret, session).await;
         }
-        let tokens = session.tokens(secret)?;
-        Ok((session, tokens))
+        Fresh::stored(session, secret)
+    }
+
+    /// Whether the session's access token is younger than the refresh floor: a refusal of it is not worth a refresh.
+    pub fn within_floor(&self, session: &Session) -> bool {
+        UnixTime::now() < session.access_expires_at - session.access_lifetime + self.keeper.floor
     }
 
     /// A refresh the client asked for (`POST /auth/refresh`): made unless the access token is younger than the
@@ -79,10 +103,9 @@ impl Keeper<'_> {
     pub async fn refresh_forced(&self, secret: &SessionSecret, session: Session) -> Result<Fresh, BffError> {
         let now = UnixTime::now();
         let issued_at = session.access_expires_at - session.access_lifetime;
-        let due = now >= session.access_expires_at - self.refresh_skew(&session);
-        if !due && now < issued_at + self.floor {
-            let tokens = session.tokens(secret)?;
-            return Ok((session, tokens));
+        let due = now >= session.access_expires_at - self.keeper.refresh_skew(&session);
+        if !due && now < issued_at + self.keeper.floor {
+            return Fresh::stored(session, secret);
         }
         self.refresh(secret, session).await
     }
@@ -90,10 +113,10 @@ impl Keeper<'_> {
     /// Refreshes the session's token set once across all instances. See the module docs.
     pub async fn refresh(&self, secret: &SessionSecret, mut session: Session) -> Result<Fresh, BffError> {
         let start_version = session.version;
-        let flight = self.flights.enter(&session.key).await;
+        let flight = self.keeper.flights.enter(&session.key).await;
         if flight.waited {
             // Another request of this process refreshed (or tried) first: start from what it stored.
-            session = self.store.load_session(&session.key).await?.ok_or(BffError::SessionExpired)?;
+            session = self.keeper.sessions.load(&session.key).await?.live().ok_or(BffError::SessionExpired)?;
         }
         let owner = crate::crypto::b64url(&crate::crypto::random_bytes::<12>());
         let deadline = self.wait_deadline();
@@ -101,8 +124,7 @@ impl Keeper<'_> {
         loop {
             if session.version != start_version {
                 // Someone else refreshed while we waited: use their tokens.
-                let tokens = session.tokens(secret)?;
-                return Ok((session, tokens));
+                return Fresh::stored(session, secret);
             }
             if session.lease_until <= UnixMillis::now() {
                 // Everything the token call needs (discovery, the client secret) is resolved before a lease is
@@ -118,10 +140,13 @@ impl Keeper<'_> {
                 let now = UnixMillis::now();
                 // The lease's end as this caller counts it starts before the write is sent: never later than the
                 // store's `until`.
-                let lease_end = tokio::time::Instant::now() + self.lease;
-                let until = now + self.lease;
-                match self.store.acquire_lease(&session.key, session.version, &owner, now, until).await? {
-                    Lease::Held => return self.refresh_holding_lease(secret, session, &owner, lease_end).await,
+                let lease_end = tokio::time::Instant::now() + self.keeper.lease;
+                let until = now + self.keeper.lease;
+                match self.keeper.sessions.acquire_lease(&session.key, session.version, &owner, now, until).await? {
+                    Lease::Held => {
+                        let held = Held { secret, session, owner: &owner, lease_end };
+                        return self.refresh_holding_lease(held).await;
+                    }
                     // Deleted under us (invalid_grant elsewhere, or logout): the session is over.
                     Lease::Busy(None) => return Err(BffError::SessionExpired),
                     Lease::Busy(Some(current)) => {
@@ -134,8 +159,7 @@ impl Keeper<'_> {
             }
             if session.lease_until > UnixMillis::now() && UnixTime::now() < session.access_expires_at {
                 // A live lease elsewhere. While our access token is still valid we need not wait for it.
-                let tokens = session.tokens(secret)?;
-                return Ok((session, tokens));
+                return Fresh::stored(session, secret);
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(BffError::IdpTimeout);
@@ -143,29 +167,24 @@ impl Keeper<'_> {
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_millis(250));
             // Deleted under us (invalid_grant elsewhere, or logout): the session is over.
-            session = self.store.load_session(&session.key).await?.ok_or(BffError::SessionExpired)?;
+            session = self.keeper.sessions.load(&session.key).await?.live().ok_or(BffError::SessionExpired)?;
         }
     }
 
-    async fn refresh_holding_lease(
-        &self,
-        secret: &SessionSecret,
-        session: Session,
-        owner: &str,
-        lease_end: tokio::time::Instant,
-    ) -> Result<Fresh, BffError> {
+    async fn refresh_holding_lease(&self, held: Held<'_>) -> Result<Fresh, BffError> {
+        let Held { secret, ref session, owner, .. } = held;
         let old = session.tokens(secret)?;
         let Some(refresh_token) = old.refresh_token.clone() else {
             // No refresh token (offline_access not granted): the session ends with its access token.
-            self.store.release_lease(&session.key, owner).await?;
+            self.keeper.sessions.release_lease(&session.key, owner).await?;
             if UnixTime::now() < session.access_expires_at {
-                return Ok((session, old));
+                return Ok(Fresh { session: held.session, tokens: old, refreshed: false });
             }
-            session.end(&self.store).await?;
+            session.end(&self.keeper.sessions).await?;
             return Err(BffError::SessionExpired);
         };
         // The token call ends inside the lease, leaving a margin for the commit (and its retries).
-        let token_deadline = lease_end - self.commit_margin();
+        let token_deadline = held.lease_end - self.commit_margin();
         let sent = std::time::Instant::now();
         let answer = match tokio::time::timeout_at(token_deadline, self.idp.refresh(&refresh_token)).await {
             Ok(answer) => answer,
@@ -174,19 +193,19 @@ impl Keeper<'_> {
         match answer {
             Ok(resp) => {
                 let answered = std::time::Instant::now();
-                let fresh = self.commit(secret, session, owner, old, resp, lease_end).await?;
+                let fresh = self.commit(held, old, resp).await?;
                 crate::metrics::refresh_exposure(sent.elapsed(), answered.elapsed());
                 Ok(fresh)
             }
             Err(TokenError::Rejected(error)) => {
                 tracing::info!(error = %error, "refresh token refused: session ends");
                 Metric::RefreshFailures.count_because("rejected");
-                self.store.delete_session_at_version(&session.key, session.version).await?;
+                self.keeper.sessions.delete_at_version(&session.key, session.version).await?;
                 Err(BffError::SessionExpired)
             }
             Err(TokenError::Misconfigured(error)) => {
                 Metric::RefreshFailures.count_because("misconfigured");
-                self.store.release_lease(&session.key, owner).await?;
+                self.keeper.sessions.release_lease(&session.key, owner).await?;
                 Err(BffError::Misconfigured(format!("token endpoint refused the client: {error}")))
             }
             Err(TokenError::NotBearer) => {
@@ -195,14 +214,14 @@ impl Keeper<'_> {
                 // refresh token, the next refresh gets `invalid_grant` and ends the session then.)
                 tracing::warn!("refresh answer is not a Bearer token response: session kept");
                 Metric::RefreshFailures.count_because("not_bearer");
-                let _ = self.store.release_lease(&session.key, owner).await;
+                let _ = self.keeper.sessions.release_lease(&session.key, owner).await;
                 Err(BffError::IdpUnavailable("token response is not a Bearer token response".into()))
             }
             Err(TokenError::Unavailable(e)) => {
                 tracing::warn!(error = %e, "refresh failed: session kept");
                 Metric::RefreshFailures.count_because(e.code());
                 // Keep the session and its tokens; let the next caller try at once.
-                let _ = self.store.release_lease(&session.key, owner).await;
+                let _ = self.keeper.sessions.release_lease(&session.key, owner).await;
                 Err(e)
             }
         }
@@ -211,7 +230,7 @@ impl Keeper<'_> {
     /// How long a refresh may wait for a lease: one full lease to wait out a holder (who may have died), and one more
     /// to refresh itself; and never past the invocation's own end.
     fn wait_deadline(&self) -> tokio::time::Instant {
-        let deadline = tokio::time::Instant::now() + self.lease * 2 + Duration::from_secs(1);
+        let deadline = tokio::time::Instant::now() + self.keeper.lease * 2 + Duration::from_secs(1);
         match invocation_left() {
             Some(left) => deadline.min(tokio::time::Instant::now() + left.saturating_sub(INVOCATION_MARGIN)),
             None => deadline,
@@ -221,7 +240,7 @@ impl Keeper<'_> {
     /// Whether the invocation lasts beyond a whole lease (plus a margin to answer): a refresher that holds a lease
     /// is never cut off by Lambda's timeout. (Unknown end: yes.)
     fn lease_fits_invocation(&self) -> bool {
-        invocation_left().is_none_or(|left| left >= self.lease + INVOCATION_MARGIN)
+        invocation_left().is_none_or(|left| left >= self.keeper.lease + INVOCATION_MARGIN)
     }
 
     /// No refresh this time: the stored tokens while the access token is valid, else a retryable 504.
@@ -229,12 +248,11 @@ impl Keeper<'_> {
         if UnixTime::now() >= session.access_expires_at {
             return Err(BffError::IdpTimeout);
         }
-        let tokens = session.tokens(secret)?;
-        Ok((session, tokens))
+        Fresh::stored(session, secret)
     }
 
     /// The part of a lease kept for the commit after the token call: a quarter of it.
     fn commit_margin(&self) -> Duration {
-        self.lease / 4
+        self.keeper.lease / 4
     }
 }

@@ -1,23 +1,23 @@
 //! The refresh lease on a session item: taken conditionally on the token set's version and on no live lease,
 //! released by the commit of the new token set (in the same conditional write) or after a failed refresh.
-
 //!
 //! Both writes are conditional, and the SDK retries a write whose answer was lost: the retry then fails its own
 //! condition although the first attempt was applied. So neither trusts a failed condition alone: the item as it
 //! was (`ReturnValuesOnConditionCheckFailure=ALL_OLD`), or a consistent read after an error that may have been
 //! applied, decides whether the write is ours.
 
+use super::Sessions;
 use super::attr::*;
 use super::sessions::{RefreshedTokens, parse_session};
-use super::{Item, SessionStore, StoreError, b, conditional, get_n, get_s, n, s};
 use crate::session::Session;
 use crate::session::secrets::SessionKey;
+use crate::store::{Item, StoreError, b, conditional, get_n, get_s, n, s};
 use crate::time::UnixMillis;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
-/// The outcome of [`SessionStore::acquire_lease`].
+/// The outcome of [`Sessions::acquire_lease`].
 #[allow(clippy::large_enum_variant)] // one per refresh attempt: boxing would buy nothing
 pub enum Lease {
     /// This caller holds the lease.
@@ -26,7 +26,7 @@ pub enum Lease {
     Busy(Option<Session>),
 }
 
-/// The outcome of [`SessionStore::commit_refresh`].
+/// The outcome of [`Sessions::commit_refresh`].
 pub enum Commit {
     /// The new token set is stored (by this attempt, or by an earlier one whose answer was lost).
     Stored,
@@ -48,7 +48,7 @@ fn failed_condition_item<R>(e: &SdkError<UpdateItemError, R>) -> Option<Option<I
     }
 }
 
-impl SessionStore {
+impl Sessions {
     /// Takes the refresh lease: only if the token set is still `version` and no live lease is held by another. A
     /// lease already held by `owner` counts as taken (the SDK's retry of an acquire whose answer was lost).
     pub async fn acquire_lease(
@@ -60,9 +60,10 @@ impl SessionStore {
         until: UnixMillis,
     ) -> Result<Lease, StoreError> {
         let out = self
+            .table
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(&self.table.name)
             .key(PK, s(key.as_str()))
             .update_expression(format!("SET {LEASE} = :until, {LEASE_OWNER} = :me"))
             .condition_expression(format!(
@@ -80,7 +81,7 @@ impl SessionStore {
             Err(e) => match failed_condition_item(&e) {
                 Some(item) => Ok(Lease::Busy(item.as_ref().and_then(parse_session))),
                 // It may have been applied: a consistent read decides.
-                None => match self.read_item(key.as_str()).await {
+                None => match self.table.read_item(key.as_str()).await {
                     Ok(Some(item))
                         if get_n(&item, VER) == Some(version)
                             && get_s(&item, LEASE_OWNER).as_deref() == Some(owner) =>
@@ -109,9 +110,10 @@ impl SessionStore {
         tokens: RefreshedTokens,
     ) -> Result<Commit, StoreError> {
         let out = self
+            .table
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(&self.table.name)
             .key(PK, s(key.as_str()))
             .update_expression(format!(
                 "SET {TOK} = :tok, {AT_EXP} = :exp, {AT_LIFE} = :life, {VER} = :next, {LEASE} = :zero, \
@@ -135,7 +137,7 @@ impl SessionStore {
                 // May have been applied: read what is there (an error here leaves the outcome open).
                 None => {
                     tracing::warn!(error = %StoreError::from(e), "refresh commit failed; reading the item back");
-                    self.read_item(key.as_str()).await?
+                    self.table.read_item(key.as_str()).await?
                 }
             },
         };
@@ -145,9 +147,10 @@ impl SessionStore {
     /// Gives the lease back after a failed refresh, so the next caller can try at once.
     pub async fn release_lease(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
         let out = self
+            .table
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(&self.table.name)
             .key(PK, s(key.as_str()))
             .update_expression(format!("SET {LEASE} = :zero REMOVE {LEASE_OWNER}"))
             .condition_expression(format!("{LEASE_OWNER} = :me"))

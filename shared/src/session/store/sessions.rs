@@ -1,10 +1,12 @@
 //! Session items: create, read, delete, touch; and the mapping between an item and a [`Session`].
 
+use super::Sessions;
 use super::attr::*;
-use super::{Item, SessionStore, StoreError, b, conditional, get_b, get_n, get_s, n, s};
-use crate::instance::InstanceKey;
+use crate::instance::{InstanceKey, IssuedBy};
 use crate::session::Session;
 use crate::session::secrets::SessionKey;
+use crate::session::user::{UserKey, qualified};
+use crate::store::{Item, StoreError, b, conditional, get_b, get_n, get_s, n, s};
 use crate::time::{UnixMillis, UnixTime};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -16,10 +18,24 @@ use std::time::Duration;
 #[allow(clippy::large_enum_variant)] // one per request, moved once: boxing would buy nothing
 pub enum Loaded {
     Live(Session),
-    /// Ended from elsewhere: only the sealed token set (for its browser to revoke the refresh token) and its
-    /// instance are left.
-    Ended(Vec<u8>, InstanceKey),
+    /// Ended from elsewhere: only the sealed token set (for its browser to revoke the refresh token), its
+    /// instance and what issued it are left.
+    Ended {
+        sealed: Vec<u8>,
+        instance: InstanceKey,
+        issued_by: IssuedBy,
+    },
     Missing,
+}
+
+impl Loaded {
+    /// The live session, if that is what was found.
+    pub fn live(self) -> Option<Session> {
+        match self {
+            Loaded::Live(s) => Some(s),
+            _ => None,
+        }
+    }
 }
 
 /// What a refresh writes back.
@@ -30,14 +46,15 @@ pub struct RefreshedTokens {
     pub access_lifetime: Duration,
 }
 
-impl SessionStore {
+impl Sessions {
     /// Stores a new session; its key is fresh, so it never overwrites. A failed condition whose item holds this
     /// very token set is the SDK's retry of a write whose answer was lost: stored.
-    pub async fn create_session(&self, session: &Session, ttl: UnixTime) -> Result<(), StoreError> {
+    pub async fn create(&self, session: &Session, ttl: UnixTime) -> Result<(), StoreError> {
         let out = self
+            .table
             .client
             .put_item()
-            .table_name(&self.table)
+            .table_name(&self.table.name)
             .set_item(Some(session_item(session, ttl)))
             .condition_expression(format!("attribute_not_exists({PK})"))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -54,7 +71,7 @@ impl SessionStore {
             }
             Err(e) => {
                 // May have been applied: a consistent read decides.
-                let stored = self.read_item(session.key.as_str()).await.ok().flatten();
+                let stored = self.table.read_item(session.key.as_str()).await.ok().flatten();
                 match stored.as_ref().and_then(|i| get_b(i, TOK)) {
                     Some(tok) if tok == session.sealed_tokens => Ok(()),
                     _ => Err(e.into()),
@@ -63,33 +80,34 @@ impl SessionStore {
         }
     }
 
-    /// The live session under `key` (`None` when there is none, or it was ended elsewhere).
-    pub async fn load_session(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
-        Ok(self.read_item(key.as_str()).await?.as_ref().and_then(parse_session))
-    }
-
     /// The session under `key`, live or ended elsewhere (one consistent read: the hot path's only one).
     pub async fn load(&self, key: &SessionKey) -> Result<Loaded, StoreError> {
-        let Some(item) = self.read_item(key.as_str()).await? else { return Ok(Loaded::Missing) };
+        let Some(item) = self.table.read_item(key.as_str()).await? else { return Ok(Loaded::Missing) };
         if item.contains_key(ENDED) {
-            let instance = instance_of(&item);
-            return Ok(get_b(&item, TOK).map(|tok| Loaded::Ended(tok, instance)).unwrap_or(Loaded::Missing));
+            let ended = || {
+                Some(Loaded::Ended {
+                    sealed: get_b(&item, TOK)?,
+                    instance: InstanceKey::parse(&get_s(&item, INST)?)?,
+                    issued_by: IssuedBy::from_stored(get_s(&item, ISSUED_BY)?),
+                })
+            };
+            return Ok(ended().unwrap_or(Loaded::Missing));
         }
         Ok(parse_session(&item).map(Loaded::Live).unwrap_or(Loaded::Missing))
     }
 
-    pub async fn delete_session(&self, key: &SessionKey) -> Result<(), StoreError> {
-        self.client.delete_item().table_name(&self.table).key(PK, s(key.as_str())).send().await?;
-        Ok(())
+    pub async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.table.delete_item(key.as_str()).await
     }
 
     /// Deletes the session only if no one has written a newer token set (a stale `invalid_grant` must not end a
     /// session another instance just refreshed). Returns whether it was deleted.
-    pub async fn delete_session_at_version(&self, key: &SessionKey, version: i64) -> Result<bool, StoreError> {
+    pub async fn delete_at_version(&self, key: &SessionKey, version: i64) -> Result<bool, StoreError> {
         let out = self
+            .table
             .client
             .delete_item()
-            .table_name(&self.table)
+            .table_name(&self.table.name)
             .key(PK, s(key.as_str()))
             .condition_expression(format!("{VER} = :v"))
             .expression_attribute_values(":v", n(version))
@@ -101,9 +119,10 @@ impl SessionStore {
     /// Records activity: last-seen and the TTL that follows from it. Never resurrects a deleted session.
     pub async fn touch(&self, key: &SessionKey, last_seen: UnixTime, ttl: UnixTime) -> Result<(), StoreError> {
         let out = self
+            .table
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(&self.table.name)
             .key(PK, s(key.as_str()))
             .update_expression(format!("SET {SEEN} = :s, #t = :t"))
             .condition_expression(format!("attribute_exists({PK})"))
@@ -121,9 +140,11 @@ fn session_item(sn: &Session, ttl: UnixTime) -> Item {
     let mut item = HashMap::from([
         (PK.to_string(), s(sn.key.as_str())),
         (ID.to_string(), s(&sn.id)),
-        (SUB.to_string(), s(index_key(&sn.instance, &sn.sub))),
+        (USER.to_string(), s(sn.user.as_str())),
+        (SUB.to_string(), s(qualified(&sn.instance, &sn.sub))),
+        (INST.to_string(), s(sn.instance.as_str())),
+        (ISSUED_BY.to_string(), s(sn.issued_by.as_str())),
         (DEVICE.to_string(), s(&sn.device)),
-        (UID.to_string(), s(&sn.user_id)),
         (CLAIMS.to_string(), s(serde_json::Value::Object(sn.claims.clone()).to_string())),
         (TOK.to_string(), b(sn.sealed_tokens.clone())),
         (AT_EXP.to_string(), n(sn.access_expires_at.secs())),
@@ -136,30 +157,14 @@ fn session_item(sn: &Session, ttl: UnixTime) -> Item {
         (TTL.to_string(), n(ttl.secs())),
     ]);
     if let Some(sid) = &sn.idp_sid {
-        item.insert(IDP_SID.to_string(), s(index_key(&sn.instance, sid)));
-    }
-    if !sn.instance.is_default() {
-        item.insert(INST.to_string(), s(sn.instance.as_str()));
+        item.insert(IDP_SID.to_string(), s(qualified(&sn.instance, sid)));
     }
     item
 }
 
-/// A user's `sub` or an ERP.net `sid` as the indexes hold it: prefixed with the instance (`acme|…`) unless it is
-/// the default one, so that a user of one instance never lists, or ends, a namesake's sessions at another.
-pub fn index_key(instance: &InstanceKey, value: &str) -> String {
-    if instance.is_default() { value.to_string() } else { format!("{instance}|{value}") }
-}
-
-fn unscoped(instance: &InstanceKey, v: String) -> String {
-    match v.strip_prefix(instance.as_str()).and_then(|r| r.strip_prefix('|')) {
-        Some(rest) if !instance.is_default() => rest.to_string(),
-        _ => v,
-    }
-}
-
-/// The instance a session item belongs to: the default one when it names none (as before instances existed).
-pub(super) fn instance_of(item: &Item) -> InstanceKey {
-    get_s(item, INST).and_then(|k| InstanceKey::parse(&k)).unwrap_or_else(InstanceKey::default_instance)
+/// `<instance>|<value>` back to the value.
+fn unqualified(instance: &InstanceKey, v: &str) -> Option<String> {
+    v.strip_prefix(instance.as_str())?.strip_prefix('|').map(String::from)
 }
 
 /// A live session item as a [`Session`]; `None` for anything else (a tombstone included).
@@ -172,17 +177,16 @@ pub(super) fn parse_session(item: &Item) -> Option<Session> {
         _ => return None,
     };
     let secs = |k: &str| get_n(item, k).map(UnixTime::from_secs);
-    let instance = instance_of(item);
-    // Sessions stored before ids existed: no id (listed once given one), the sub from the display claims.
-    let claimed_sub = || claims.get("sub").and_then(|v| v.as_str()).map(String::from);
+    let instance = InstanceKey::parse(&get_s(item, INST)?)?;
     Some(Session {
         key: SessionKey::from_stored(get_s(item, PK)?),
-        id: get_s(item, ID).unwrap_or_default(),
-        sub: get_s(item, SUB).map(|v| unscoped(&instance, v)).or_else(claimed_sub).unwrap_or_default(),
-        idp_sid: get_s(item, IDP_SID).map(|v| unscoped(&instance, v)),
+        id: get_s(item, ID)?,
+        sub: unqualified(&instance, &get_s(item, SUB)?)?,
+        idp_sid: get_s(item, IDP_SID).and_then(|v| unqualified(&instance, &v)),
+        user: UserKey::from_stored(get_s(item, USER)?),
+        issued_by: IssuedBy::from_stored(get_s(item, ISSUED_BY)?),
         instance,
         device: get_s(item, DEVICE).unwrap_or_default(),
-        user_id: get_s(item, UID)?,
         claims,
         sealed_tokens: get_b(item, TOK)?,
         access_expires_at: secs(AT_EXP)?,

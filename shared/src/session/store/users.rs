@@ -1,12 +1,15 @@
-//! A user's sessions, found without a scan: the sparse index [`index::BY_USER`] (only live sessions carry `sub`)
-//! and [`index::BY_IDP_SID`] (ERP.net's session id). Ending a session from elsewhere turns its item into a
-//! tombstone: it leaves both indexes, every reader but its own browser sees no session, and its browser's next
-//! request revokes the refresh token (sealed under that browser's cookie, nobody else can open it) and deletes it.
+//! A user's sessions, found without a scan: the sparse index [`BY_USER`] (only live sessions carry a user key),
+//! [`BY_SUB`] (the login they signed in under) and [`BY_IDP_SID`] (ERP.net's session id). Ending a session from
+//! elsewhere turns its item into a tombstone: it leaves every index, every reader but its own browser sees no
+//! session, and its browser's next request revokes the refresh token (sealed under that browser's cookie, nobody
+//! else can open it) and deletes it.
 
+use super::Sessions;
 use super::attr::*;
-use super::index::{BY_IDP_SID, BY_USER};
-use super::{Item, SessionStore, StoreError, conditional, get_n, get_s, n, s};
+use super::index::{BY_IDP_SID, BY_SUB, BY_USER};
 use crate::session::secrets::SessionKey;
+use crate::session::user::UserKey;
+use crate::store::{Item, StoreError, conditional, get_n, get_s, n, s};
 use crate::time::UnixTime;
 use aws_sdk_dynamodb::types::Select;
 
@@ -15,7 +18,7 @@ use aws_sdk_dynamodb::types::Select;
 pub struct Listed {
     pub key: SessionKey,
     pub id: String,
-    pub sub: String,
+    pub user: UserKey,
     pub created: UnixTime,
     pub last_seen: UnixTime,
     /// When it ends unless used (the item's TTL).
@@ -28,7 +31,7 @@ fn listed(item: &Item) -> Option<Listed> {
     Some(Listed {
         key: SessionKey::from_stored(get_s(item, PK)?),
         id: get_s(item, ID)?,
-        sub: get_s(item, SUB)?,
+        user: UserKey::from_stored(get_s(item, USER)?),
         created: secs(CREATED)?,
         last_seen: secs(SEEN)?,
         expires: secs(TTL)?,
@@ -36,21 +39,22 @@ fn listed(item: &Item) -> Option<Listed> {
     })
 }
 
-impl SessionStore {
+impl Sessions {
     /// The user's sessions that have not expired, newest first (the index is eventually consistent: a session
     /// created or ended a moment ago may be missing or still listed).
-    pub async fn user_sessions(&self, sub: &str, now: UnixTime) -> Result<Vec<Listed>, StoreError> {
+    pub async fn of_user(&self, user: &UserKey, now: UnixTime) -> Result<Vec<Listed>, StoreError> {
         let mut out = vec![];
         let mut start = None;
         loop {
             let page = self
+                .table
                 .client
                 .query()
-                .table_name(&self.table)
+                .table_name(&self.table.name)
                 .index_name(BY_USER)
-                .key_condition_expression("#s = :s")
-                .expression_attribute_names("#s", SUB)
-                .expression_attribute_values(":s", s(sub))
+                .key_condition_expression("#u = :u")
+                .expression_attribute_names("#u", USER)
+                .expression_attribute_values(":u", s(user.as_str()))
                 .scan_index_forward(false)
                 .set_exclusive_start_key(start)
                 .send()
@@ -63,55 +67,55 @@ impl SessionStore {
         }
     }
 
-    /// The sessions signed in through one ERP.net session (`sid`), with their `sub`.
-    pub async fn idp_sessions(&self, idp_sid: &str) -> Result<Vec<(SessionKey, String)>, StoreError> {
-        let page = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(BY_IDP_SID)
-            .key_condition_expression("#i = :i")
-            .expression_attribute_names("#i", IDP_SID)
-            .expression_attribute_values(":i", s(idp_sid))
-            .send()
-            .await?;
-        Ok(page.items().iter().filter_map(|i| Some((SessionKey::from_stored(get_s(i, PK)?), get_s(i, SUB)?))).collect())
+    /// The live sessions signed in under `sub` (instance-qualified), each with its user; or those of the ERP.net
+    /// session `idp_sid`, each with its user and the `sub` it recorded.
+    pub async fn of_idp(&self, by: IdpKey<'_>) -> Result<Vec<(SessionKey, UserKey, String)>, StoreError> {
+        let (index, attr, value) = match by {
+            IdpKey::Sub(v) => (BY_SUB, SUB, v),
+            IdpKey::Sid(v) => (BY_IDP_SID, IDP_SID, v),
+        };
+        let (mut out, mut start) = (vec![], None);
+        loop {
+            let page = self
+                .table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .index_name(index)
+                .key_condition_expression("#k = :k")
+                .expression_attribute_names("#k", attr)
+                .expression_attribute_values(":k", s(value))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            out.extend(page.items().iter().filter_map(|i| {
+                Some((SessionKey::from_stored(get_s(i, PK)?), UserKey::from_stored(get_s(i, USER)?), get_s(i, SUB)?))
+            }));
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
     }
 
-    /// Ends `key` from elsewhere if it is still a live session of `sub`: it becomes a tombstone (out of the
-    /// indexes, its refresh lease dropped). Returns whether it was a live session of `sub`.
-    pub async fn end_elsewhere(&self, key: &SessionKey, sub: &str, now: UnixTime) -> Result<bool, StoreError> {
+    /// Ends `key` from elsewhere if it is still a live session of `user`: it becomes a tombstone (out of the
+    /// indexes, its refresh lease dropped). Returns whether it was a live session of `user`.
+    pub async fn end_elsewhere(&self, key: &SessionKey, user: &UserKey, now: UnixTime) -> Result<bool, StoreError> {
         let out = self
+            .table
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(&self.table.name)
             .key(PK, s(key.as_str()))
-            .update_expression(format!("SET {ENDED} = :now REMOVE #s, {IDP_SID}, {LEASE_OWNER}"))
-            .condition_expression(format!("#s = :s AND attribute_not_exists({ENDED})"))
+            .update_expression(format!("SET {ENDED} = :now REMOVE #u, #s, {IDP_SID}, {LEASE_OWNER}"))
+            .condition_expression(format!("#u = :u AND attribute_not_exists({ENDED})"))
+            .expression_attribute_names("#u", USER)
             .expression_attribute_names("#s", SUB)
-            .expression_attribute_values(":s", s(sub))
+            .expression_attribute_values(":u", s(user.as_str()))
             .expression_attribute_values(":now", n(now.secs()))
             .send()
             .await;
         Ok(conditional(out)?.is_some())
-    }
-
-    /// Gives a session stored before ids existed its id and `sub`, so that it is listed.
-    pub async fn give_id(&self, key: &SessionKey, id: &str, sub: &str) -> Result<(), StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(key.as_str()))
-            .update_expression(format!("SET {ID} = if_not_exists({ID}, :id), #s = if_not_exists(#s, :s)"))
-            .condition_expression(format!("attribute_exists({PK}) AND attribute_not_exists({ENDED})"))
-            .expression_attribute_names("#s", SUB)
-            .expression_attribute_values(":id", s(id))
-            .expression_attribute_values(":s", s(sub))
-            .send()
-            .await;
-        conditional(out)?;
-        Ok(())
     }
 
     /// How many live (listed, not expired) sessions the table holds: a count over the user index.
@@ -119,9 +123,10 @@ impl SessionStore {
         let (mut total, mut start) = (0u64, None);
         loop {
             let page = self
+                .table
                 .client
                 .scan()
-                .table_name(&self.table)
+                .table_name(&self.table.name)
                 .index_name(BY_USER)
                 .select(Select::Count)
                 .filter_expression("#t > :now")
@@ -137,4 +142,11 @@ impl SessionStore {
             }
         }
     }
+}
+
+/// How the identity server names the sessions to end (each value instance-qualified).
+#[derive(Clone, Copy, Debug)]
+pub enum IdpKey<'a> {
+    Sub(&'a str),
+    Sid(&'a str),
 }

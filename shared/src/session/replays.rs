@@ -1,7 +1,7 @@
 //! Back-channel logout tokens already acted on: `pk = bcl#<sha256(iss, jti)>`, kept (TTL) until the token's `iat`
-//! window has passed, so a replayed token is refused.
+//! window has passed, so a replayed token is refused. [`LogoutReplays`] owns these items.
 
-use super::{SessionStore, StoreError, attr, get_s, n, s};
+use crate::store::{PK, StoreError, TTL, Table, get_s, n, s};
 use crate::time::UnixTime;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -13,19 +13,33 @@ pub fn logout_token_key(issuer: &str, jti: &str) -> String {
     format!("bcl#{}", crate::crypto::b64url(&h))
 }
 
-impl SessionStore {
+/// Who remembered a logout token (a random id per attempt): how a write whose answer was lost recognises itself.
+const BY: &str = "by";
+
+/// The logout tokens of the table that were acted on.
+#[derive(Clone, Debug)]
+pub struct LogoutReplays {
+    table: Table,
+}
+
+impl LogoutReplays {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
     /// Remembers a logout token until `ttl`: `true` when it is new, `false` when it was seen before. The SDK's
     /// retry of a write whose answer was lost finds its own mark, and counts as new.
-    pub async fn remember_logout_token(&self, key: &str, ttl: UnixTime) -> Result<bool, StoreError> {
+    pub async fn remember(&self, key: &str, ttl: UnixTime) -> Result<bool, StoreError> {
         let me = crate::crypto::b64url(&crate::crypto::random_bytes::<12>());
         let out = self
+            .table
             .client
             .put_item()
-            .table_name(&self.table)
-            .item(attr::PK, s(key))
-            .item(attr::BY, s(&me))
-            .item(attr::TTL, n(ttl.secs()))
-            .condition_expression(format!("attribute_not_exists({})", attr::PK))
+            .table_name(&self.table.name)
+            .item(PK, s(key))
+            .item(BY, s(&me))
+            .item(TTL, n(ttl.secs()))
+            .condition_expression(format!("attribute_not_exists({})", PK))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -33,18 +47,17 @@ impl SessionStore {
             Ok(_) => Ok(true),
             Err(SdkError::ServiceError(se)) if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) => {
                 let PutItemError::ConditionalCheckFailedException(c) = se.err() else { unreachable!() };
-                Ok(c.item.as_ref().and_then(|i| get_s(i, attr::BY)).as_deref() == Some(me.as_str()))
+                Ok(c.item.as_ref().and_then(|i| get_s(i, BY)).as_deref() == Some(me.as_str()))
             }
-            Err(e) => match self.read_item(key).await {
-                Ok(Some(item)) if get_s(&item, attr::BY).as_deref() == Some(me.as_str()) => Ok(true),
+            Err(e) => match self.table.read_item(key).await {
+                Ok(Some(item)) if get_s(&item, BY).as_deref() == Some(me.as_str()) => Ok(true),
                 _ => Err(e.into()),
             },
         }
     }
 
     /// Forgets a logout token whose sessions could not be ended, so that the identity server's retry is accepted.
-    pub async fn forget_logout_token(&self, key: &str) -> Result<(), StoreError> {
-        self.client.delete_item().table_name(&self.table).key(attr::PK, s(key)).send().await?;
-        Ok(())
+    pub async fn forget(&self, key: &str) -> Result<(), StoreError> {
+        self.table.delete_item(key).await
     }
 }

@@ -1,16 +1,39 @@
-//! Pending logins: stored once under a fresh key, consumed once by a conditional write (then deleted).
+//! Pending logins in the table (`pk = login#<sha256(state)>`): stored once under a fresh key, consumed once by a
+//! conditional write (then deleted). [`PendingLogins`] owns these items and their attribute names.
 
-use super::{Item, SessionStore, StoreError, attr, b, get_b, get_s, n, s};
+use crate::store::{Item, PK, StoreError, TTL, Table, b, get_b, get_s, n, s};
 use crate::time::UnixTime;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-impl SessionStore {
+/// A pending login's attribute names (besides [`PK`] and [`TTL`]).
+pub mod attr {
+    /// The hash of the browser binding that may consume it.
+    pub const BIND: &str = "bind";
+    /// The sealed pending login.
+    pub const DATA: &str = "data";
+    /// When it was created (epoch seconds).
+    pub const CREATED: &str = "created";
+    /// Who consumed it (a random id per attempt): how a consume whose answer was lost recognises its own write.
+    pub const CONSUMED_BY: &str = "consumed_by";
+}
+
+/// The pending logins of the table.
+#[derive(Clone, Debug)]
+pub struct PendingLogins {
+    table: Table,
+}
+
+impl PendingLogins {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
     /// Stores a pending login; its key is fresh, so it never overwrites. A failed condition (or an error) whose item
     /// holds this very login is the SDK's retry of a write whose answer was lost: stored.
-    pub async fn put_login(
+    pub async fn put(
         &self,
         key: &str,
         binding_hash: &str,
@@ -19,15 +42,16 @@ impl SessionStore {
         ttl: UnixTime,
     ) -> Result<(), StoreError> {
         let out = self
+            .table
             .client
             .put_item()
-            .table_name(&self.table)
-            .item(attr::PK, s(key))
+            .table_name(&self.table.name)
+            .item(PK, s(key))
             .item(attr::BIND, s(binding_hash))
             .item(attr::DATA, b(sealed.clone()))
             .item(attr::CREATED, n(created_at.secs()))
-            .item(attr::TTL, n(ttl.secs()))
-            .condition_expression(format!("attribute_not_exists({})", attr::PK))
+            .item(TTL, n(ttl.secs()))
+            .condition_expression(format!("attribute_not_exists({})", PK))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -41,7 +65,7 @@ impl SessionStore {
                     false => Err(StoreError::new("a pending login with this key already exists")),
                 }
             }
-            Err(e) => match self.read_item(key).await {
+            Err(e) => match self.table.read_item(key).await {
                 Ok(Some(item)) if ours(&item) => Ok(()),
                 _ => Err(e.into()),
             },
@@ -52,15 +76,16 @@ impl SessionStore {
     /// consumed by this attempt (then it is deleted). Returns its sealed contents; `None` when it does not exist
     /// (unknown, replayed) or belongs to another browser. The mark is how the SDK's retry of a consume whose answer
     /// was lost (its condition then fails) recognises its own write instead of reporting a replay.
-    pub async fn take_login(&self, key: &str, binding_hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub async fn take(&self, key: &str, binding_hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let me = crate::crypto::b64url(&crate::crypto::random_bytes::<12>());
         let out = self
+            .table
             .client
             .update_item()
-            .table_name(&self.table)
-            .key(attr::PK, s(key))
+            .table_name(&self.table.name)
+            .key(PK, s(key))
             .update_expression("SET #c = :me")
-            .condition_expression(format!("attribute_exists({}) AND #b = :b AND attribute_not_exists(#c)", attr::PK))
+            .condition_expression(format!("attribute_exists({}) AND #b = :b AND attribute_not_exists(#c)", PK))
             .expression_attribute_names("#b", attr::BIND)
             .expression_attribute_names("#c", attr::CONSUMED_BY)
             .expression_attribute_values(":b", s(binding_hash))
@@ -78,7 +103,7 @@ impl SessionStore {
                 let UpdateItemError::ConditionalCheckFailedException(c) = se.err() else { unreachable!() };
                 c.item.clone().filter(ours)
             }
-            Err(e) => match self.read_item(key).await?.filter(ours) {
+            Err(e) => match self.table.read_item(key).await?.filter(ours) {
                 // Applied although the answer was an error.
                 Some(item) => Some(item),
                 None => return Err(e.into()),
@@ -86,8 +111,8 @@ impl SessionStore {
         };
         let Some(item) = item else { return Ok(None) };
         // Consumed: the item is of no further use (its TTL removes it should this delete fail).
-        if let Err(e) = self.client.delete_item().table_name(&self.table).key(attr::PK, s(key)).send().await {
-            tracing::warn!(error = %StoreError::from(e), "consumed pending login not deleted; its TTL will");
+        if let Err(e) = self.table.delete_item(key).await {
+            tracing::warn!(error = %e, "consumed pending login not deleted; its TTL will");
         }
         Ok(Some(get_b(&item, attr::DATA).unwrap_or_default()))
     }
