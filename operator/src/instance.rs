@@ -65,15 +65,10 @@ fn parse_key(v: &str) -> Result<InstanceKey, String> {
     Ok(key)
 }
 
-/// An http(s) base URL as the functions parse it; http only for a loopback host (the local stack).
+/// A base URL as the functions read it from the registry (`BaseUrl::parse_instance`): https, or http only to a
+/// loopback address (the local stack); no user info, query or fragment.
 fn parse_base(v: &str) -> Result<String, String> {
-    let base = BaseUrl::parse("url", v).map_err(|e| e.problem)?;
-    let loopback = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
-        .iter()
-        .any(|p| base.as_str().strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/'])));
-    if !base.as_str().starts_with("https://") && !loopback {
-        return Err("must be https:// (http:// only for localhost or 127.0.0.1)".into());
-    }
+    let base = BaseUrl::parse_instance("url", v).map_err(|e| e.problem)?;
     Ok(base.as_str().to_string())
 }
 
@@ -168,6 +163,10 @@ mod tests {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
         assert!(parse_url("http://localhost.evil.example").is_err());
+        assert_eq!(parse_url("http://[::1]:5005").unwrap(), "http://[::1]:5005");
+        for bad in ["http://localhost:1@evil.example", "https://user@acme.my.erp.net", "https://acme.my.erp.net#top"] {
+            assert!(parse_url(bad).is_err() && parse_base(bad).is_err(), "{bad}");
+        }
         assert_eq!(parse_base("https://api.example.com/api/").unwrap(), "https://api.example.com/api");
     }
 

@@ -73,20 +73,40 @@ impl<'a> Env<'a> {
     }
 }
 
-/// An absolute http(s) URL without query or fragment, kept without a trailing slash (paths are appended to it).
+/// An absolute http(s) URL without user info, query or fragment, kept without a trailing slash (paths are appended
+/// to it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BaseUrl(String);
 
 impl BaseUrl {
     pub fn parse(var: &'static str, v: &str) -> Result<Self, ConfigError> {
+        Self::parsed(var, v).map(|(base, _)| base)
+    }
+
+    /// A registry entry's URL (`url`, `issuer`, `api_base`), where the functions send tokens and secrets: `https`,
+    /// or plain `http` only to a loopback address (`127.0.0.0/8`, `[::1]`, `localhost`: the local stack); never a
+    /// user info part (`http://localhost:1@evil.example` is a URL of evil.example), a query or a fragment.
+    /// `bff-operator instance put` writes and the functions read registry values through this one rule.
+    pub fn parse_instance(var: &'static str, v: &str) -> Result<Self, ConfigError> {
+        let (base, url) = Self::parsed(var, v)?;
+        if url.scheme() != "https" && !is_loopback(&url) {
+            return Err(err(var, "must be https:// (http:// only for localhost, 127.0.0.0/8 or [::1])"));
+        }
+        Ok(base)
+    }
+
+    fn parsed(var: &'static str, v: &str) -> Result<(Self, Url), ConfigError> {
         let url = Url::parse(v).map_err(|e| err(var, format!("is not a URL ({e})")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
             return Err(err(var, "must be an http(s) URL"));
         }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(err(var, "must not have a user info part (user@ or user:password@ before the host)"));
+        }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(err(var, "must not have a query or fragment"));
         }
-        Ok(Self(url.as_str().trim_end_matches('/').to_string()))
+        Ok((Self(url.as_str().trim_end_matches('/').to_string()), url))
     }
 
     /// This base with `suffix` (which starts with `/`) appended.
@@ -102,6 +122,16 @@ impl BaseUrl {
     pub fn path(&self) -> &str {
         let after_scheme = self.0.find("://").map_or(0, |i| i + 3);
         self.0[after_scheme..].find('/').map_or("", |i| &self.0[after_scheme + i..])
+    }
+}
+
+/// A host that is this machine: `localhost`, `127.0.0.0/8` or `[::1]`.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -239,5 +269,65 @@ impl ClientSecret {
 impl std::fmt::Debug for ClientSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ClientSecret(..)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_have_no_user_info_query_or_fragment() {
+        assert_eq!(BaseUrl::parse("v", "https://x.my.erp.net/api/").unwrap().as_str(), "https://x.my.erp.net/api");
+        assert_eq!(BaseUrl::parse("v", "http://erp.internal:8080").unwrap().as_str(), "http://erp.internal:8080");
+        for bad in [
+            "https://user@x.my.erp.net",
+            "https://user:pw@x.my.erp.net",
+            "https://:pw@x.my.erp.net",
+            "http://localhost:1@evil.example",
+            "https://x.my.erp.net/?a=b",
+            "https://x.my.erp.net/?",
+            "https://x.my.erp.net/#",
+            "https://x.my.erp.net/id#frag",
+            "ftp://x.my.erp.net",
+            "x.my.erp.net",
+        ] {
+            let e = BaseUrl::parse("v", bad).expect_err(bad);
+            assert_eq!(e.var, "v");
+            assert!(BaseUrl::parse_instance("v", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn instance_urls_are_https_or_loopback_http() {
+        for ok in [
+            "https://acme.my.erp.net",
+            "https://acme.my.erp.net/id",
+            "http://127.0.0.1:5006",
+            "http://127.1.2.3:80/api",
+            "http://localhost:5005/id",
+            "http://LOCALHOST:5005",
+            "http://[::1]:5005",
+        ] {
+            assert!(BaseUrl::parse_instance("url", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://acme.my.erp.net",
+            "http://localhost:1@evil.example",
+            "http://localhost@evil.example",
+            "http://127.0.0.1@evil.example",
+            "http://localhost.evil.example",
+            "http://localhost.",
+            "http://128.0.0.1",
+            "http://10.0.0.1",
+            "http://[::2]",
+            "http://[::ffff:127.0.0.1]",
+            "http://evil.example#@localhost",
+            "https://acme.my.erp.net#x",
+            "https://u@acme.my.erp.net",
+        ] {
+            let e = BaseUrl::parse_instance("url", bad).expect_err(bad);
+            assert_eq!(e.var, "url", "{bad}");
+        }
     }
 }

@@ -181,9 +181,11 @@ impl Registered {
 
     fn try_build(&self, key: &InstanceKey, e: &Entry) -> Result<Instance, ConfigError> {
         let origin = Origin::parse("origin", &format!("{}://{key}.{}", self.scheme, self.app_host))?;
-        let url = e.url.as_deref().map(|u| BaseUrl::parse(registry::attr::URL, u)).transpose()?;
+        // The operator's rule again (https, or http to loopback; no user info, query or fragment): the table may
+        // have been written by something else than `bff-operator`.
+        let url = e.url.as_deref().map(|u| BaseUrl::parse_instance(registry::attr::URL, u)).transpose()?;
         let derived = |attr: &'static str, given: &Option<String>, suffix: &str| match (given, &url) {
-            (Some(v), _) => BaseUrl::parse(attr, v),
+            (Some(v), _) => BaseUrl::parse_instance(attr, v),
             (None, Some(u)) => Ok(u.join(suffix)),
             (None, None) => Err(crate::config::ConfigError { var: registry::attr::URL, problem: "is missing".into() }),
         };

@@ -197,12 +197,19 @@ fn the_operator_command_parses_its_commands() {
         (&["--url", "https://acme.my.erp.net", "--scopes", "openid profile"][..], "scopes without read or update"),
         (&["--url", "https://acme.my.erp.net", "--issuer", "http://acme.example.com/id"][..], "a plain-http issuer"),
         (&["--url", "https://acme.my.erp.net", "--client-id", "a b"][..], "a client id with a space"),
+        (&["--url", "http://localhost:1@evil.example"][..], "user info before a host that is not loopback"),
+        (&["--url", "https://partner@acme.my.erp.net"][..], "a URL with user info"),
+        (&["--url", "https://acme.my.erp.net", "--api-base", "https://acme.my.erp.net/api#x"][..], "a fragment"),
+        (&["--url", "https://acme.my.erp.net", "--issuer", "http://10.0.0.1/id"][..], "http to a private address"),
     ] {
         let extra_client = extra.contains(&"--client-id");
         let rest: &[&str] = if extra_client { &base[2..] } else { &base[..] };
         assert!(instance(&[&["put", "acme"][..], extra, rest].concat()).is_err(), "{what} accepted");
     }
     assert!(instance(&[&["put", "acme", "--url", "https://acme.my.erp.net"][..], &base[..]].concat()).is_ok());
+    for local in ["http://127.0.0.1:5005", "http://localhost:5005", "http://[::1]:5005"] {
+        assert!(instance(&[&["put", "acme", "--url", local][..], &base[..]].concat()).is_ok(), "{local} refused");
+    }
     for args in
         [&["put", "Acme"][..], &["disable", "default"], &["enable", "a.b"], &["put", "acme", "--url", "https://a"]]
     {
