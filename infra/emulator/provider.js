@@ -469,6 +469,7 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <sp
     if (path === '/connect/authorize') stats.authorize += 1;
     else if (path === '/connect/revocation') stats.revocation += 1;
     else if (path === '/connect/userinfo') stats.userinfo += 1;
+    else if (path === '/.well-known/openid-configuration/jwks') stats.jwks += 1;
     else if (path === '/connect/endsession' || path === '/connect/endsession/confirm') stats.endSession += 1;
 
     await next();

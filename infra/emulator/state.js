@@ -98,6 +98,7 @@ function freshStats() {
     endSession: 0,
     revocation: 0,
     userinfo: 0,
+    jwks: 0,
     backchannelLogout: { sent: 0, ok: 0, failed: 0 },
     api: 0,
     login: { ok: 0, failed: 0 },

@@ -61,6 +61,9 @@ pub struct IdpConfig {
     /// How long a fetched JWKS is trusted: after this the next ID-token validation fetches it again, so a key the
     /// identity server withdrew stops being accepted (an unknown `kid` refetches at once regardless).
     pub jwks_max_age: Duration,
+    /// `JWKS_REFETCH_SECONDS` (60): an unknown `kid` refetches the JWKS at most once per this interval (per
+    /// execution environment and instance), so forged tokens with made-up `kid`s cannot pump the identity server.
+    pub jwks_refetch_interval: Duration,
     /// Accept OpenID Connect Back-Channel Logout at `/auth/backchannel-logout` (`BACKCHANNEL_LOGOUT`, off by default).
     pub backchannel_logout: bool,
 }
@@ -172,6 +175,7 @@ impl IdpConfig {
             response_mode,
             timeout: env.millis("IDP_TIMEOUT_MS", 5_000)?,
             jwks_max_age: env.secs("JWKS_MAX_AGE", 3600)?,
+            jwks_refetch_interval: env.secs("JWKS_REFETCH_SECONDS", 60)?,
             backchannel_logout: env.flag("BACKCHANNEL_LOGOUT", false)?,
         })
     }
@@ -281,6 +285,14 @@ mod tests {
     }
 
     #[test]
+    fn jwks_refetch_interval_defaults_to_60_s() {
+        assert_eq!(parse(&base()).unwrap().idp.jwks_refetch_interval, Duration::from_secs(60));
+        let mut m = base();
+        m.insert("JWKS_REFETCH_SECONDS", "5");
+        assert_eq!(parse(&m).unwrap().idp.jwks_refetch_interval, Duration::from_secs(5));
+    }
+
+    #[test]
     fn missing_variable_is_named() {
         for var in ["CLIENT_ID", "CLIENT_SECRET", "PUBLIC_ORIGIN", "SESSION_TABLE", "ERPNET_URL"] {
             let mut m = base();
@@ -300,6 +312,7 @@ mod tests {
             ("RESPONSE_MODE", "fragment"),
             ("SESSION_IDLE_TIMEOUT", "-5"),
             ("JWKS_MAX_AGE", "0"),
+            ("JWKS_REFETCH_SECONDS", "0"),
             ("REFRESH_FLOOR_SECONDS", "-1"),
             ("BACKCHANNEL_LOGOUT", "yes"),
             ("INSTANCE_REGISTRY", "on"),

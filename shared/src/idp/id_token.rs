@@ -26,6 +26,13 @@ impl IdentityServer {
     ) -> Result<Claims, BffError> {
         let header = decode_header(token).map_err(|_| invalid_id_token("the ID token is malformed"))?;
         let alg = allowed_alg(header.alg)?;
+        // A token that cannot be ours (its unverified `iss`, `aud`) costs no JWKS fetch.
+        let unverified =
+            super::unverified_claims(token).ok_or_else(|| invalid_id_token("the ID token is malformed"))?;
+        super::addressed_to_us(&self.config, &unverified).map_err(|why| match why {
+            super::Unaddressed::Issuer => invalid_id_token("the ID token's issuer is wrong"),
+            super::Unaddressed::Audience => invalid_id_token("the ID token's audience is wrong"),
+        })?;
         let jwk = self.key_for(header.kid.as_deref()).await?;
         let key = DecodingKey::from_jwk(&jwk).map_err(|_| invalid_id_token("the signing key is unusable"))?;
         let claims = self.decode_claims(token, &key, alg)?;

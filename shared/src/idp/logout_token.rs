@@ -2,6 +2,9 @@
 //! `/auth/backchannel-logout`. Signature from the JWKS (the ID token's allowed algorithms), `iss`, `aud`, `exp` when
 //! present, `iat` within [`MAX_AGE`], the back-channel logout `events` member, no `nonce`, `sub` and/or `sid`, a
 //! `jti` (the caller remembers it: a token is accepted once). `typ`, when present, is `logout+jwt` (2.4).
+//!
+//! Header (`typ`, `alg`) and claims are checked on the unverified token before its key is looked up, so a forged
+//! token that could not be the identity server's for us is refused without a JWKS fetch (`super::jwks`).
 
 use super::IdentityServer;
 use crate::error::BffError;
@@ -38,6 +41,13 @@ impl IdentityServer {
             return Err(invalid("the logout token's typ is not logout+jwt"));
         }
         let alg = super::id_token::allowed_alg(header.alg).map_err(|_| invalid("its algorithm is not allowed"))?;
+        // Everything that can be told without the key first: a token that cannot be ours costs no JWKS fetch.
+        let unverified = super::unverified_claims(token).ok_or_else(|| invalid("the logout token is malformed"))?;
+        super::addressed_to_us(&self.config, &unverified).map_err(|why| match why {
+            super::Unaddressed::Issuer => invalid("the logout token's issuer is wrong"),
+            super::Unaddressed::Audience => invalid("the logout token's audience is wrong"),
+        })?;
+        check_claims(&unverified, UnixTime::now())?;
         let jwk = self.key_for(header.kid.as_deref()).await.map_err(|e| match e {
             BffError::LoginFailed { .. } => invalid("the logout token's signing key is unknown"),
             other => other,

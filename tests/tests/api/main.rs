@@ -2,6 +2,7 @@
 //! module is one area; filter with nextest, e.g. `cargo nextest run -p tests -E 'test(/^refresh::/)'`.
 //! Run them under `cargo xtask with-dynamodb -- …` (as `make test` does): the harness is in tests/src/.
 
+mod abuse;
 mod batch;
 mod chaos;
 mod edge;
