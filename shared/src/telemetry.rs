@@ -5,7 +5,12 @@
 //! `RUST_LOG` chooses the levels, but the crates below us are capped at `debug` whatever it says: at `trace` they
 //! log what passes through them raw (`lambda_runtime` every event received, with its cookies, query and body;
 //! the HTTP and AWS clients their requests and responses), which would put the session cookie, codes and tokens
-//! in the logs.
+//! in the logs. At `debug` they log connections and frames, never a header value or a body (h2 prints its frames
+//! without their fields, hyper its header count, the AWS SDK its bodies only at `trace`): so neither the identity
+//! server's token and userinfo answers nor the sessions' stored claims reach a log line at any level.
+//!
+//! No personal data either: our own lines never carry a login name (`sub`), a name, an e-mail address or other
+//! claims; a line that must tell users apart carries `UserKey::log_handle()` (a stable, non-reversible hash).
 
 use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
@@ -31,6 +36,15 @@ const CAPPED: &[&str] = &[
     "aws_sdk_dynamodb",
     "aws_runtime",
     "aws_sigv4",
+    "aws_sdk_sts",
+    "aws_credential_types",
+    "aws_types",
+    "aws_smithy_json",
+    "aws_smithy_query",
+    "aws_smithy_xml",
+    "aws_smithy_observability",
+    "hyper_rustls",
+    "tokio_rustls",
 ];
 
 const CAP: LevelFilter = LevelFilter::DEBUG;
@@ -60,7 +74,14 @@ mod tests {
     #[test]
     fn the_runtime_and_the_clients_never_log_at_trace() {
         let cap = capped();
-        for target in ["lambda_runtime::layers::api_response", "hyper::proto::h1", "aws_smithy_runtime::client", "h2"] {
+        for target in [
+            "lambda_runtime::layers::api_response",
+            "hyper::proto::h1",
+            "aws_smithy_runtime::client",
+            "h2",
+            "aws_sdk_sts::operation",
+            "hyper_rustls::config",
+        ] {
             assert!(!cap.would_enable(target, &tracing::Level::TRACE), "{target}");
             assert!(cap.would_enable(target, &tracing::Level::DEBUG), "{target}");
         }

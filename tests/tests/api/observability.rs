@@ -89,3 +89,55 @@ async fn rust_log_trace_logs_no_secret_of_a_whole_session() {
         }
     }
 }
+
+#[tokio::test]
+async fn no_personal_data_in_logs_at_any_level() {
+    let app = spawn_app_with(Options {
+        // No refresh floor: the forced refresh below really reaches the identity server (its answer carries claims).
+        bff_env: vec![("RUST_LOG".into(), "trace".into()), ("REFRESH_FLOOR_SECONDS".into(), "0".into())],
+        ..Options::default()
+    })
+    .await;
+    // A user of this test's own, with a login (also its name) and an e-mail address found nowhere else.
+    let login = format!("pii-probe-{}", shared::crypto::b64url(&shared::crypto::random_bytes::<6>()).to_lowercase());
+    let r = app.http.post(format!("{}/__emulator/users?login={login}", app.emulator.origin())).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let email = format!("{login}@example.com");
+
+    let (mut b, mut demo) = (Browser::new(), Browser::new());
+    app.sign_in(&mut b, &login, &login).await;
+    app.sign_in(&mut demo, "demo", "demo").await;
+    let session = app.session_json(&mut b).await;
+    assert_eq!(session["user"]["sub"], login.as_str(), "the user is signed in: {session}");
+    for browser in [&mut b, &mut demo] {
+        assert_eq!(
+            app.api(browser, Method::GET, "/api/domain/odata/Crm_Sales_Customers?$top=1", None, &[]).await.status,
+            200
+        );
+        assert_eq!(app.api(browser, Method::POST, "/auth/refresh", None, &[]).await.status, 200);
+        assert_eq!(app.api(browser, Method::GET, "/auth/sessions", None, &[]).await.status, 200);
+    }
+    // A back-channel logout names the user by `sub`.
+    let url = format!("{}/__emulator/logout?sub={login}&send=true", app.emulator.origin());
+    let done: serde_json::Value = app.http.post(url).send().await.unwrap().json().await.unwrap();
+    assert!(done["backchannel"].as_array().unwrap().iter().all(|d| d["ok"] == true), "{done}");
+    let logout_url = app.session_json(&mut demo).await["logoutUrl"].as_str().unwrap().to_string();
+    assert_eq!(demo.get(&app.url(&logout_url)).await.status, 302);
+
+    let logs = app.bff_logs();
+    assert!(logs.lines().any(|l| l.contains("\"level\":\"DEBUG\"")), "RUST_LOG=trace was not applied");
+    assert!(logs.contains("back-channel logout"), "the logout reached the functions");
+    for (what, value) in [
+        ("login name", login.as_str()),
+        ("e-mail address", email.as_str()),
+        ("user id", id.as_str()),
+        ("demo's e-mail address", "demo@example.com"),
+        ("demo's name", "Demo User"),
+        ("demo's user id", "6f1e8d2c-5b1a-4c39-9a57-2f0d4c8e1a01"),
+    ] {
+        if let Some(line) = logs.lines().find(|l| l.to_ascii_lowercase().contains(&value.to_ascii_lowercase())) {
+            panic!("the {what} in a log line: {}", line.chars().take(400).collect::<String>());
+        }
+    }
+}
