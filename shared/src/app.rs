@@ -5,25 +5,23 @@
 use crate::config::Config;
 use crate::error::BffError;
 use crate::idp::IdentityServer;
+use crate::instance::Instances;
 use crate::instance::registry::Registry;
-use crate::instance::{Instance, Instances};
 use crate::login::store::PendingLogins;
 use crate::proxy::stream::ProxyBody;
 use crate::proxy::upstream::UpstreamClient;
-use crate::session::current::CurrentSession;
-use crate::session::refresh::{Keeper, TokenKeeper};
+use crate::session::refresh::TokenKeeper;
 use crate::session::replays::LogoutReplays;
-use crate::session::secrets::SessionSecret;
 use crate::session::store::Sessions;
-use crate::session::{Session, SignedIn};
 use crate::store::Table;
-use crate::time::UnixTime;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
+
+mod tenant;
+pub use tenant::Tenant;
 
 pub struct App {
     /// Settings that are the deployment's, not an instance's (the session's lifetimes, the proxy's limits …).
@@ -84,43 +82,6 @@ impl App {
         let tenant = self.tenant(req).await?;
         crate::http::gate::require_csrf(req.headers(), &tenant.instance.origin)?;
         Ok(tenant)
-    }
-}
-
-/// One request's view of the app: its ERP.net instance (identity server, client, API, allowlist, what issues its
-/// sessions) beside the deployment's stores and clients. Routes read per-instance settings from here only.
-pub struct Tenant<'a> {
-    pub app: &'a App,
-    pub instance: Arc<Instance>,
-}
-
-impl Tenant<'_> {
-    /// The session of this instance the request's cookie leads to (see `session::current::load`).
-    pub async fn current_session(&self, headers: &lambda_http::http::HeaderMap) -> Result<CurrentSession, BffError> {
-        crate::session::current::load(&self.app.sessions, &self.instance, &self.app.config.session, headers).await
-    }
-
-    /// The token keeper for this instance's sessions: refreshes go to its identity server.
-    pub fn keeper(&self) -> Keeper<'_> {
-        self.app.keeper.with(&self.instance.idp)
-    }
-
-    /// Starts a new session of this instance (see `Session::start`).
-    pub async fn start_session(
-        &self,
-        signed_in: SignedIn,
-        device: String,
-    ) -> Result<(SessionSecret, UnixTime), BffError> {
-        Session::start(&self.app.sessions, &self.app.config.session, &self.instance, signed_in, device).await
-    }
-
-    /// Ends the sessions this browser had before a sign-in (see `session::end_previous`).
-    pub async fn end_previous(
-        &self,
-        recorded: Option<&SessionSecret>,
-        sent: Option<SessionSecret>,
-    ) -> Result<(), BffError> {
-        crate::session::end_previous(&self.app.sessions, &self.instance, recorded, sent).await
     }
 }
 

@@ -75,7 +75,7 @@ async fn main() {
     })
     .await;
     for _ in 1..runtimes {
-        app.spawn_instance().await;
+        app.spawn_runtime().await;
     }
     let mut live: Vec<Runtime> = app.runtime_origins().into_iter().map(Runtime::new).collect();
     let (mut kills, mut killed_in_flight) = (0u64, 0u64);
@@ -213,10 +213,10 @@ async fn kill_and_replace(app: &mut tests::TestApp, runtimes: &mut [Runtime], ki
     let first = runtimes[0].clone();
     let victim = std::mem::replace(&mut runtimes[slot], first);
     let cut_off = victim.in_flight.load(Ordering::SeqCst);
-    app.instances[slot - 1].kill();
-    let origin = app.spawn_instance().await;
-    let last = app.instances.len() - 1;
-    app.instances.swap(slot - 1, last);
+    app.runtimes[slot - 1].kill();
+    let origin = app.spawn_runtime().await;
+    let last = app.runtimes.len() - 1;
+    app.runtimes.swap(slot - 1, last);
     runtimes[slot] = Runtime::new(origin);
     println!("killed runtime {slot} ({} calls on their way to it); replaced", cut_off);
     cut_off

@@ -24,7 +24,7 @@ pub mod storm;
 pub use browser::{Browser, Resp};
 pub use signin::{content_sha256, enc, form_action};
 pub use stack::{
-    CLIENT_ID, CLIENT_SECRET, Instance, Options, PrivateDynamo, TestApp, dynamodb_endpoint, spawn_app, spawn_app_with,
+    CLIENT_ID, CLIENT_SECRET, Options, PrivateDynamo, Runtime, TestApp, dynamodb_endpoint, spawn_app, spawn_app_with,
 };
 pub use storm::{Call, storm};
 pub use xtask::stack::{Proc, free_port};

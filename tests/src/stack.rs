@@ -53,8 +53,8 @@ impl Default for Options {
 
 /// One test's private stack. Dropping it stops every process it started.
 pub struct TestApp {
-    /// More runtimes serving the same functions (see [`TestApp::spawn_instance`]).
-    pub instances: Vec<Instance>,
+    /// More runtimes serving the same functions (see [`TestApp::spawn_runtime`]).
+    pub runtimes: Vec<Runtime>,
     pub front_door: Option<FrontDoor>,
     pub bff: Proc,
     pub bff_port: u16,
@@ -126,7 +126,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         .build()
         .unwrap();
     TestApp {
-        instances: vec![],
+        runtimes: vec![],
         front_door,
         bff,
         bff_port: options.bff_port,
@@ -145,13 +145,13 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
 
 /// Another Lambda runtime (its own `cargo lambda watch`, its own function processes) with the same configuration
 /// and table: an independent set of execution environments.
-pub struct Instance {
+pub struct Runtime {
     pub proc: Proc,
     pub port: u16,
     pub log: PathBuf,
 }
 
-impl Instance {
+impl Runtime {
     pub fn origin(&self) -> String {
         format!("http://localhost:{}", self.port)
     }
@@ -202,18 +202,18 @@ impl TestApp {
     }
 
     /// Starts one more runtime serving the same functions against the same table and emulator.
-    pub async fn spawn_instance(&mut self) -> String {
+    pub async fn spawn_runtime(&mut self) -> String {
         let port = free_port();
         let log = self.bff_log.with_file_name(format!("instance-{port}-bff.log"));
         let watch = Watch { port, ..self.watch.clone() };
         let proc = watch.start(&log, Duration::from_secs(180)).await.unwrap_or_else(|e| panic!("{e}"));
-        self.instances.push(Instance { proc, port, log });
+        self.runtimes.push(Runtime { proc, port, log });
         format!("http://localhost:{port}")
     }
 
     /// The origins of every runtime of this app (the first is the app's public origin).
     pub fn runtime_origins(&self) -> Vec<String> {
-        std::iter::once(self.origin()).chain(self.instances.iter().map(Instance::origin)).collect()
+        std::iter::once(self.origin()).chain(self.runtimes.iter().map(Runtime::origin)).collect()
     }
 
     /// Everything the functions and cargo lambda printed so far.
@@ -224,7 +224,7 @@ impl TestApp {
     /// Logs of every runtime of this app.
     pub fn all_bff_logs(&self) -> String {
         let mut out = self.bff_logs();
-        for i in &self.instances {
+        for i in &self.runtimes {
             out.push_str(&std::fs::read_to_string(&i.log).unwrap_or_default());
         }
         out

@@ -9,6 +9,7 @@ pub mod peer;
 pub mod stack;
 #[cfg(test)]
 mod template_abuse;
+pub mod tidy;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{

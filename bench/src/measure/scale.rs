@@ -116,7 +116,7 @@ async fn start_runtimes() -> TestApp {
     })
     .await;
     for _ in 1..RUNTIMES {
-        app.spawn_instance().await;
+        app.spawn_runtime().await;
     }
     for o in &app.runtime_origins() {
         let mut b = Browser::new();

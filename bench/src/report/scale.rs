@@ -12,7 +12,7 @@ pub fn render(out: &mut String, s: &Scale) -> fmt::Result {
         "{} sessions (demo and alice alternately, signed in through the real flow in {:.1} s), access tokens \
          of {} s (`REFRESH_SKEW=1`), all expired; then {} proxied GETs ({} per session) at once, at \
          most {IN_FLIGHT} in flight, round-robin over **{RUNTIMES} runtimes** (the harness's cargo-lambda's `watch` + \
-         `spawn_instance` ×{}: independent execution environments of the debug build; each runtime's proxy \
+         `spawn_runtime` ×{}: independent execution environments of the debug build; each runtime's proxy \
          started beforehand).\n",
         s.sessions,
         s.sign_in.as_secs_f64(),

@@ -4,9 +4,11 @@
 //! A missing or malformed setting is a [`ConfigError`] that names the variable, so the function fails at init
 //! with a message an operator can act on.
 
+mod secret;
 mod values;
 
-pub use values::{AbsoluteUrl, BaseUrl, ClientSecret, ConfigError, FrontDoorSecret, Origin, SecretSource};
+pub use secret::{ClientSecret, SecretSource};
+pub use values::{AbsoluteUrl, BaseUrl, ConfigError, FrontDoorSecret, Origin};
 
 use std::time::Duration;
 use values::{Env, err};

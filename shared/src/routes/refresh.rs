@@ -1,4 +1,4 @@
-//! `POST /auth/refresh` (with `X-CSRF: 1`): refreshes the token set now, single-flight across instances; an access
+//! `POST /auth/refresh` (with `X-CSRF: 1`): refreshes the token set now, single-flight across execution environments; an access
 //! token younger than `REFRESH_FLOOR_SECONDS` (and not due) is answered as it is, without a token call.
 
 use crate::app::App;

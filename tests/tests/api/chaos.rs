@@ -87,7 +87,7 @@ async fn refresh_storm_with_lost_answers_slow_idp_and_a_killed_runtime_loses_no_
     let started = Instant::now();
     let mut app = spawn_app_with(Options { ddb_proxy: true, ..Options::default() }).await;
     for _ in 1..RUNTIMES {
-        app.spawn_instance().await;
+        app.spawn_runtime().await;
     }
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -144,7 +144,7 @@ async fn refresh_storm_with_lost_answers_slow_idp_and_a_killed_runtime_loses_no_
         .await;
     let dropped_before = app.emulator_stats().await["tokenDroppedInTransit"].as_i64().unwrap_or(0);
 
-    // The victim is the first spawned instance: one call of session 0 goes there, and the runtime is SIGKILLed
+    // The victim is the first spawned runtime: one call of session 0 goes there, and the runtime is SIGKILLed
     // once session 0's item shows a lease (no other call of session 0 has been sent, so it is that call's) and its
     // token request has reached the identity server. Sessions 1..8 storm the surviving runtimes meanwhile.
     let origins = app.runtime_origins();
@@ -181,14 +181,14 @@ async fn refresh_storm_with_lost_answers_slow_idp_and_a_killed_runtime_loses_no_
     spawn_wave(&mut wave, &http, &sessions, 1..SESSIONS, &survivors, &mut n);
     let killed = leased && !victim_call.is_finished();
     if killed {
-        app.instances[0].kill();
+        app.runtimes[0].kill();
     }
     assert!(killed, "the victim's call never held a lease on session 0 (it answered {:?})", victim_call.await);
     let victim_answer = victim_call.await.unwrap();
     assert_eq!(victim_answer.code, "transport", "the killed runtime answered: {victim_answer:?}");
     // Session 0 joins the storm on the survivors, and a replacement runtime starts.
     spawn_wave(&mut wave, &http, &sessions, 0..1, &survivors, &mut n);
-    let replacement = app.spawn_instance().await;
+    let replacement = app.spawn_runtime().await;
     let mut outcomes = wave.join_all().await;
 
     // A second wave over every live runtime, the replacement included (all sessions, all at once).

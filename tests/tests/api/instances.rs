@@ -179,3 +179,126 @@ async fn unknown_and_disabled_instances_are_refused_and_a_rotated_secret_applies
     let took = within_cache_time("the rotated secret in use", || signs_in(true)).await;
     println!("secret rotation took effect after {took:?}");
 }
+
+/// A JSON document of one emulator's test hooks (`/__emulator/…`), by its origin.
+async fn hooks(app: &TestApp, emulator: &str, path: &str) -> Value {
+    app.http.get(format!("{emulator}/__emulator/{path}")).send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_on_a_registered_host_is_checked_against_that_instances_own_api() {
+    let app = two_instances().await;
+    let globex = app.instance_origin("globex");
+    let (globex_api, acme_api) = (format!("{}/api", app.globex_origin()), format!("{}/api", app.emulator.origin()));
+    let mut b = Browser::new();
+    app.sign_in_at(&globex, &mut b, "demo", "demo").await;
+    let batch = "/api/domain/odata/$batch";
+    let json = [("content-type", "application/json")];
+    let post = |body: Value| {
+        let (app, globex, mut b) = (&app, &globex, b.clone());
+        async move { app.api_at(globex, &mut b, Method::POST, batch, Some(body.to_string().into_bytes()), &json).await }
+    };
+    let one = |url: String, headers: Value| serde_json::json!({"requests": [{"id": "1", "method": "GET", "url": url, "headers": headers}]});
+
+    // globex's own API by absolute URL, and by `Host`: checked, forwarded to globex, answered with globex's data.
+    let own = format!("{globex_api}/domain/odata/Crm_Sales_Customers?$top=1");
+    let authority = app.globex_origin().trim_start_matches("http://").to_string();
+    for (url, headers) in [
+        (own.clone(), serde_json::json!({})),
+        ("Crm_Sales_Customers?$top=1".to_string(), serde_json::json!({ "Host": authority })),
+    ] {
+        let r = post(one(url.clone(), headers)).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+        let answer = &r.json()["responses"][0];
+        assert_eq!(answer["status"], 200, "{answer}");
+        let id = answer["body"]["value"][0]["Number"].as_str().unwrap_or_default().to_string();
+        assert!(id.starts_with('G'), "globex's own customers: {answer}");
+    }
+    let globex_batches =
+        |seen: Vec<Value>| seen.iter().filter(|r| r["rawUrl"].as_str().unwrap().contains("batch")).count();
+    let before = globex_batches(hooks(&app, &app.globex_origin(), "requests").await.as_array().cloned().unwrap());
+    let acme_before = globex_batches(app.emulator_requests().await);
+
+    // Another instance's API (the default instance's and acme's), by URL or by `Host`: refused, nothing forwarded.
+    let acme_authority = app.emulator.origin().trim_start_matches("http://").to_string();
+    for (url, headers) in [
+        (format!("{acme_api}/domain/odata/Crm_Sales_Customers?$top=1"), serde_json::json!({})),
+        ("Crm_Sales_Customers?$top=1".to_string(), serde_json::json!({ "Host": acme_authority })),
+    ] {
+        let r = post(one(url.clone(), headers)).await;
+        assert_eq!((r.status, r.problem_code()), (403, "path_not_allowed".into()), "{url}: {}", r.text());
+    }
+    let after = globex_batches(hooks(&app, &app.globex_origin(), "requests").await.as_array().cloned().unwrap());
+    assert_eq!(after, before, "no refused batch reached globex");
+    assert_eq!(globex_batches(app.emulator_requests().await), acme_before, "nor acme");
+}
+
+#[tokio::test]
+async fn re_pointing_an_instance_ends_its_sessions_and_sends_no_token_to_the_new_target() {
+    let app = two_instances().await;
+    let globex = app.instance_origin("globex");
+    let mut b = Browser::new();
+    app.sign_in_at(&globex, &mut b, "demo", "demo").await;
+    customers(&app, &globex, &mut b, "?$top=1").await;
+    // Every token globex's identity server issued to this session.
+    let issued = hooks(&app, &app.globex_origin(), "secrets").await;
+    let tokens: Vec<String> = ["accessTokens", "refreshTokens", "idTokens"]
+        .iter()
+        .flat_map(|k| issued[*k].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+    assert!(tokens.len() >= 3, "{issued}");
+    let (acme_requests, acme_stats) = (app.emulator_requests().await.len(), app.emulator_stats().await);
+
+    // An operator re-points globex at another ERP.net (here acme's database, with acme's client): globex's live
+    // session must not carry its tokens there.
+    app.register("globex", &entry(app.emulator.port, "env:BFF_SECRET_ACME")).await;
+    let took = within_cache_time("globex's old session refused", || {
+        let mut b = b.clone();
+        let (app, globex) = (&app, &globex);
+        async move { app.api_at(globex, &mut b, Method::GET, CUSTOMERS, None, &[]).await.status == 401 }
+    })
+    .await;
+    println!("re-pointing took effect after {took:?}");
+    // Ended cleanly: session_expired, its cookies cleared, its item gone.
+    let r = app.api_at(&globex, &mut b.clone(), Method::GET, CUSTOMERS, None, &[]).await;
+    assert_eq!((r.status, r.problem_code()), (401, "session_expired".into()), "{}", r.text());
+    let s = app.api_at(&globex, &mut b, Method::GET, "/auth/session", None, &[]).await;
+    assert_eq!(s.json()["authenticated"], false, "{}", s.text());
+    assert!(app.session_items().await.is_empty(), "the session's item is deleted");
+
+    // Nothing of it reached the new target: no API call, no token call, no revocation, and none of its tokens.
+    let seen: Vec<Value> = app.emulator_requests().await.into_iter().skip(acme_requests).collect();
+    assert!(seen.is_empty(), "the new target's API saw {seen:?}");
+    let stats = app.emulator_stats().await;
+    for counter in ["token", "revocation"] {
+        assert_eq!(stats[counter], acme_stats[counter], "{counter}: {stats}");
+    }
+    let received = app.emulator_secrets().await.to_string();
+    for t in &tokens {
+        assert!(!received.contains(t.as_str()), "a globex token reached the new target");
+    }
+}
+
+#[tokio::test]
+async fn the_hot_path_is_one_read_on_a_registered_instance_too() {
+    let app = spawn_app_with(Options { instances: true, ddb_proxy: true, ..Default::default() }).await;
+    let globex = app.instance_origin("globex");
+    let mut b = Browser::new();
+    app.sign_in_at(&globex, &mut b, "demo", "demo").await;
+    customers(&app, &globex, &mut b, "?$top=1").await; // warm: the registry entry, discovery
+    app.ddb_reset().await;
+    let idp_before = hooks(&app, &app.globex_origin(), "stats").await;
+    let started = Instant::now();
+    for _ in 0..10 {
+        customers(&app, &globex, &mut b, "?$top=1").await;
+    }
+    // One GetItem per call, and the registry's one read per cache period (CACHE_SECONDS) at most.
+    let periods = started.elapsed().as_secs() / CACHE_SECONDS + 1;
+    let ops = app.ddb_stats().await["ops"].clone();
+    let reads = ops["GetItem"].as_u64().unwrap_or(0);
+    assert!((10..=10 + periods).contains(&reads), "{ops}");
+    assert_eq!(ops.as_object().unwrap().len(), 1, "reads only: {ops}");
+    let idp_after = hooks(&app, &app.globex_origin(), "stats").await;
+    assert_eq!(idp_before["token"], idp_after["token"], "no token-endpoint call on the hot path");
+}

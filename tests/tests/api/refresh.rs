@@ -1,4 +1,4 @@
-//! Tokens that stay alive: refresh single-flight across Lambda instances, transparent refresh in the proxy,
+//! Tokens that stay alive: refresh single-flight across execution environments, transparent refresh in the proxy,
 //! `invalid_grant`, an identity server that is down or slow, and session lifetimes.
 
 use reqwest::Method;
@@ -34,7 +34,7 @@ async fn refresh_grants(app: &TestApp) -> i64 {
 }
 
 #[tokio::test]
-async fn concurrent_calls_on_an_expired_token_refresh_once_across_instances() {
+async fn concurrent_calls_on_an_expired_token_refresh_once_across_execution_environments() {
     // Four independent Lambda runtimes (four processes of each function) sharing the table and the identity
     // server. (`cargo lambda watch --concurrency N` was tried first: under a 500-request burst its re-spawned
     // instances stopped receiving invocations, so separate runtimes stand in for separate execution environments.)
@@ -42,7 +42,7 @@ async fn concurrent_calls_on_an_expired_token_refresh_once_across_instances() {
     // token expires again mid-storm and is (rightly) refreshed twice (seen with 10 s on a loaded 2-core machine).
     let mut app = spawn_app_with(opts(20, &[("REFRESH_SKEW", "1")])).await;
     for _ in 0..3 {
-        app.spawn_instance().await;
+        app.spawn_runtime().await;
     }
     let origins = app.runtime_origins();
 
@@ -108,7 +108,7 @@ async fn an_abandoned_lease_is_taken_over_when_it_expires() {
         .key(shared::session::store::attr::PK, key)
         .update_expression("SET lease = :u, lease_owner = :o")
         .expression_attribute_values(":u", aws_sdk_dynamodb::types::AttributeValue::N(until.to_string()))
-        .expression_attribute_values(":o", aws_sdk_dynamodb::types::AttributeValue::S("dead-instance".into()))
+        .expression_attribute_values(":o", aws_sdk_dynamodb::types::AttributeValue::S("dead-runtime".into()))
         .send()
         .await
         .unwrap();

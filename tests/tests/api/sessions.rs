@@ -213,3 +213,49 @@ async fn backchannel_logout_is_off_unless_configured() {
     // The access token is still valid: the session goes on until ERP.net refuses its refresh.
     assert_eq!(app.api(&mut b, Method::GET, API, None, &[]).await.status, 200);
 }
+
+/// An emulator user hook (`POST /__emulator/users…`); its JSON answer.
+async fn user_hook(app: &TestApp, path_and_query: &str) -> Value {
+    let r = app.http.post(format!("{}/__emulator/users{path_and_query}", app.emulator.origin())).send().await.unwrap();
+    assert!(r.status().is_success(), "{path_and_query}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_renamed_user_keeps_their_sessions_and_a_namesake_given_the_old_login_sees_none() {
+    let app = spawn_app().await;
+    let (mut old_laptop, mut renamed, mut namesake) = (Browser::new(), Browser::new(), Browser::new());
+    app.sign_in(&mut old_laptop, "carol", "carol").await;
+    // ERP.net renames carol: same user (same `id`), a new login.
+    let moved = user_hook(&app, "/carol/rename?to=caroline").await;
+    assert_eq!(moved["sub"], "caroline");
+    app.sign_in(&mut renamed, "caroline", "carol").await;
+    let sessions = list(&app, &mut renamed).await;
+    assert_eq!(
+        sessions.len(),
+        2,
+        "the renamed user still sees the session signed in under the old login: {sessions:?}"
+    );
+    assert_eq!(app.session_json(&mut renamed).await["user"]["sub"], "caroline");
+
+    // The old login is given to someone else: they see none of carol's sessions and end none of them.
+    let other = user_hook(&app, "?login=carol&password=namesake").await;
+    assert_ne!(other["id"], moved["id"], "a different user");
+    app.sign_in(&mut namesake, "carol", "namesake").await;
+    let theirs = list(&app, &mut namesake).await;
+    assert_eq!(theirs.len(), 1, "only their own session: {theirs:?}");
+    let r = app.api(&mut namesake, Method::DELETE, "/auth/sessions", None, &[]).await;
+    assert_eq!((r.status, r.json()["ended"].as_u64()), (200, Some(0)), "{}", r.text());
+    for id in sessions.iter().map(|s| s["id"].as_str().unwrap()) {
+        let r = app.api(&mut namesake, Method::DELETE, &format!("/auth/sessions/{id}"), None, &[]).await;
+        assert_eq!(r.status, 404, "another user's session id: {}", r.text());
+    }
+    for b in [&mut old_laptop, &mut renamed] {
+        assert_eq!(app.api(b, Method::GET, API, None, &[]).await.status, 200, "carol's sessions live on");
+    }
+    // And the renamed user's "sign out everywhere else" ends the old session, not the namesake's.
+    let r = app.api(&mut renamed, Method::DELETE, "/auth/sessions", None, &[]).await;
+    assert_eq!(r.json()["ended"], 1, "{}", r.text());
+    assert_eq!(app.api(&mut old_laptop, Method::GET, API, None, &[]).await.status, 401);
+    assert_eq!(app.api(&mut namesake, Method::GET, API, None, &[]).await.status, 200);
+}

@@ -28,7 +28,6 @@ use super::store::{Lease, Sessions};
 use super::tokens::TokenSet;
 use crate::config::SessionConfig;
 use crate::error::BffError;
-use crate::idp::token_endpoint::TokenError;
 use crate::metrics::Metric;
 use crate::time::{UnixMillis, UnixTime, invocation_left};
 use std::time::Duration;
@@ -110,7 +109,7 @@ impl Keeper<'_> {
         self.refresh(secret, session).await
     }
 
-    /// Refreshes the session's token set once across all instances. See the module docs.
+    /// Refreshes the session's token set once across all execution environments. See the module docs.
     pub async fn refresh(&self, secret: &SessionSecret, mut session: Session) -> Result<Fresh, BffError> {
         let start_version = session.version;
         let flight = self.keeper.flights.enter(&session.key).await;
@@ -168,62 +167,6 @@ impl Keeper<'_> {
             backoff = (backoff * 2).min(Duration::from_millis(250));
             // Deleted under us (invalid_grant elsewhere, or logout): the session is over.
             session = self.keeper.sessions.load(&session.key).await?.live().ok_or(BffError::SessionExpired)?;
-        }
-    }
-
-    async fn refresh_holding_lease(&self, held: Held<'_>) -> Result<Fresh, BffError> {
-        let Held { secret, ref session, owner, .. } = held;
-        let old = session.tokens(secret)?;
-        let Some(refresh_token) = old.refresh_token.clone() else {
-            // No refresh token (offline_access not granted): the session ends with its access token.
-            self.keeper.sessions.release_lease(&session.key, owner).await?;
-            if UnixTime::now() < session.access_expires_at {
-                return Ok(Fresh { session: held.session, tokens: old, refreshed: false });
-            }
-            session.end(&self.keeper.sessions).await?;
-            return Err(BffError::SessionExpired);
-        };
-        // The token call ends inside the lease, leaving a margin for the commit (and its retries).
-        let token_deadline = held.lease_end - self.commit_margin();
-        let sent = std::time::Instant::now();
-        let answer = match tokio::time::timeout_at(token_deadline, self.idp.refresh(&refresh_token)).await {
-            Ok(answer) => answer,
-            Err(_) => Err(TokenError::Unavailable(BffError::IdpTimeout)),
-        };
-        match answer {
-            Ok(resp) => {
-                let answered = std::time::Instant::now();
-                let fresh = self.commit(held, old, resp).await?;
-                crate::metrics::refresh_exposure(sent.elapsed(), answered.elapsed());
-                Ok(fresh)
-            }
-            Err(TokenError::Rejected(error)) => {
-                tracing::info!(error = %error, "refresh token refused: session ends");
-                Metric::RefreshFailures.count_because("rejected");
-                self.keeper.sessions.delete_at_version(&session.key, session.version).await?;
-                Err(BffError::SessionExpired)
-            }
-            Err(TokenError::Misconfigured(error)) => {
-                Metric::RefreshFailures.count_because("misconfigured");
-                self.keeper.sessions.release_lease(&session.key, owner).await?;
-                Err(BffError::Misconfigured(format!("token endpoint refused the client: {error}")))
-            }
-            Err(TokenError::NotBearer) => {
-                // Like an unusable answer (garbage, 5xx): the stored tokens stay as they were, so the session
-                // lives on with its access token until that expires. (If the identity server did rotate the
-                // refresh token, the next refresh gets `invalid_grant` and ends the session then.)
-                tracing::warn!("refresh answer is not a Bearer token response: session kept");
-                Metric::RefreshFailures.count_because("not_bearer");
-                let _ = self.keeper.sessions.release_lease(&session.key, owner).await;
-                Err(BffError::IdpUnavailable("token response is not a Bearer token response".into()))
-            }
-            Err(TokenError::Unavailable(e)) => {
-                tracing::warn!(error = %e, "refresh failed: session kept");
-                Metric::RefreshFailures.count_because(e.code());
-                // Keep the session and its tokens; let the next caller try at once.
-                let _ = self.keeper.sessions.release_lease(&session.key, owner).await;
-                Err(e)
-            }
         }
     }
 
