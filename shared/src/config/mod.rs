@@ -8,7 +8,7 @@ mod secret;
 mod values;
 
 pub use secret::{ClientSecret, SecretSource};
-pub use values::{AbsoluteUrl, BaseUrl, ConfigError, FrontDoorSecret, Origin};
+pub use values::{AbsoluteUrl, BaseUrl, ConfigError, FrontDoorSecret, Origin, check_scopes};
 
 use std::time::Duration;
 use values::{Env, err};
@@ -185,17 +185,6 @@ impl IdpConfig {
 
 fn scopes(env: &Env<'_>) -> Result<String, ConfigError> {
     check_scopes("SCOPES", env.opt("SCOPES").unwrap_or_else(|| "openid profile offline_access read update".into()))
-}
-
-/// Scopes the BFF can work with: `openid` and `read` or `update`.
-pub fn check_scopes(var: &'static str, scopes: String) -> Result<String, ConfigError> {
-    if !scopes.split_whitespace().any(|s| s == "openid") {
-        return Err(err(var, "must include `openid` (the ID token is needed at logout)"));
-    }
-    if !scopes.split_whitespace().any(|s| s == "read" || s == "update") {
-        return Err(err(var, "must include `read` or `update` (else the token cannot call the Domain API)"));
-    }
-    Ok(scopes)
 }
 
 impl SessionConfig {

@@ -209,6 +209,17 @@ impl FrontDoorSecret {
     }
 }
 
+/// Scopes the BFF can work with: `openid` and `read` or `update`.
+pub fn check_scopes(var: &'static str, scopes: String) -> Result<String, ConfigError> {
+    if !scopes.split_whitespace().any(|s| s == "openid") {
+        return Err(err(var, "must include `openid` (the ID token is needed at logout)"));
+    }
+    if !scopes.split_whitespace().any(|s| s == "read" || s == "update") {
+        return Err(err(var, "must include `read` or `update` (else the token cannot call the Domain API)"));
+    }
+    Ok(scopes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
