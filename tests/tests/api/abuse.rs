@@ -74,31 +74,37 @@ async fn a_flood_of_forged_logout_tokens_costs_at_most_one_jwks_fetch_and_no_wri
         h
     };
     let random_kid = || json!(b64url(&random_bytes::<12>()));
-    let mut flood: Vec<(&str, String)> = vec![];
+    // (what, the refusal's detail, the token)
+    let mut flood: Vec<(&str, &str, String)> = vec![];
     for i in 0..200 {
-        let (what, token) = match i % 10 {
+        let any_kid = &header_with(&[("kid", random_kid())]);
+        let (what, detail, token) = match i % 10 {
             // Made-up kids, everything else as the identity server would send it.
-            0..=3 => ("a random kid", forged(&header_with(&[("kid", random_kid())]), &claims_with(&[]))),
+            0..=3 => ("a random kid", "signing key is unknown", forged(any_kid, &claims_with(&[]))),
             // The right kid, a signature of random bytes.
-            4 | 5 => ("a bad signature", forged(&header, &claims_with(&[]))),
+            4 | 5 => ("a bad signature", "signature is invalid", forged(&header, &claims_with(&[]))),
             6 => (
                 "a wrong iss",
-                forged(&header_with(&[("kid", random_kid())]), &claims_with(&[("iss", json!(format!("{issuer}x")))])),
+                "issuer is wrong",
+                forged(any_kid, &claims_with(&[("iss", json!(format!("{issuer}x")))])),
             ),
             7 => (
                 "a wrong aud",
-                forged(&header_with(&[("kid", random_kid())]), &claims_with(&[("aud", json!("someone.else/app"))])),
+                "audience is wrong",
+                forged(any_kid, &claims_with(&[("aud", json!("someone.else/app"))])),
             ),
             8 => (
                 "a wrong typ",
+                "typ is not logout+jwt",
                 forged(&header_with(&[("kid", random_kid()), ("typ", json!("at+jwt"))]), &claims_with(&[])),
             ),
             _ => (
                 "a wrong alg",
+                "algorithm is not allowed",
                 forged(&header_with(&[("kid", random_kid()), ("alg", json!("HS256"))]), &claims_with(&[])),
             ),
         };
-        flood.push((what, token));
+        flood.push((what, detail, token));
     }
     assert!(
         claims["aud"] == json!(CLIENT_ID) || claims["aud"].as_array().is_some_and(|a| a.contains(&json!(CLIENT_ID)))
@@ -110,7 +116,7 @@ async fn a_flood_of_forged_logout_tokens_costs_at_most_one_jwks_fetch_and_no_wri
     // 20 in flight at a time: concurrent requests for unknown kids share one fetch.
     for chunk in flood.chunks(20) {
         let mut set = tokio::task::JoinSet::new();
-        for (what, token) in chunk.iter().cloned() {
+        for (what, detail, token) in chunk.iter().cloned() {
             let (http, url) = (app.http.clone(), app.url("/auth/backchannel-logout"));
             set.spawn(async move {
                 let body = format!("logout_token={}", tests::enc(&token));
@@ -121,12 +127,13 @@ async fn a_flood_of_forged_logout_tokens_costs_at_most_one_jwks_fetch_and_no_wri
                     .send()
                     .await
                     .unwrap();
-                (what, r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+                (what, detail, r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
             });
         }
         while let Some(done) = set.join_next().await {
-            let (what, status, v) = done.unwrap();
+            let (what, detail, status, v) = done.unwrap();
             assert_eq!((status, v["code"].as_str()), (400, Some("invalid_logout_token")), "{what}: {v}");
+            assert!(v["detail"].as_str().is_some_and(|d| d.contains(detail)), "{what}: {v}");
         }
     }
     let fetched = jwks_fetches(&app).await - jwks_before;
