@@ -18,6 +18,7 @@ dev: setup
 
 ## make test: unit tests, then the integration tests against the real local stack, then the browser tests.
 test: setup lint check-template e2e-setup
+	cd infra && node --test emulator/*.test.mjs
 	cargo build --workspace --all-targets
 	cargo xtask with-dynamodb -- bash -c 'cargo nextest run --workspace && $(MAKE) --no-print-directory e2e-run && cargo xtask with-stack -- bash infra/schemathesis.sh'
 

@@ -489,11 +489,17 @@ async function runInner(inner, user, scopes) {
   return res.result;
 }
 
-// POST $batch (batch.js): each inner request through runInner, answered in the batch's format.
-async function handleBatch(req, res, bodyBuf, user, scopes) {
+// POST $batch (batch.js): each inner request through runInner, answered in the batch's format. The request log's
+// entry lists the inner requests that ran (`batch`: [{ method, url }], in order), as read by batch.js.
+async function handleBatch(req, res, bodyBuf, user, scopes, entry) {
   let out;
+  entry.batch = [];
+  const run = (inner) => {
+    entry.batch.push({ method: inner.method, url: inner.url });
+    return runInner(inner, user, scopes);
+  };
   try {
-    out = await runBatch(req.headers['content-type'], bodyBuf, (inner) => runInner(inner, user, scopes));
+    out = await runBatch(req.headers['content-type'], bodyBuf, run);
   } catch (err) {
     if (err instanceof BatchError) throw new ApiError(400, 'BadRequest', err.message);
     throw err;
@@ -520,18 +526,20 @@ export async function handleApi(req, res) {
 
   let bodyBuf = Buffer.alloc(0);
   let user;
+  let entry;
   try {
     try {
       bodyBuf = await readBody(req);
     } finally {
-      recordRequest({
+      entry = {
         at: new Date().toISOString(),
         method: req.method,
         rawUrl,
         headers: { ...req.headers },
         rawHeaders: pairs(req.rawHeaders),
         body: bodyBuf.toString('base64'),
-      });
+      };
+      recordRequest(entry);
     }
 
     // Faults (one-shot counters count down here, before any waiting). The request is logged, but
@@ -566,7 +574,7 @@ export async function handleApi(req, res) {
     user = token.sub;
     if (req.method !== 'GET' && req.method !== 'HEAD') markDirty(); // EMULATOR_STATE_FILE: data may change
     if (req.method === 'POST' && rawPath === `${API_ROOT}$batch`) {
-      await handleBatch(req, res, bodyBuf, user, scopesOf(token));
+      await handleBatch(req, res, bodyBuf, user, scopesOf(token), entry);
       return;
     }
     await handle(req, res, rawPath, rawQuery, bodyBuf, user, scopesOf(token));

@@ -103,6 +103,14 @@ impl Outgoing {
         let headers = upstream_request_headers(req.headers());
         Self { method: req.method().clone(), target, headers, body }
     }
+
+    /// The same request with this `Content-Type` (a rebuilt `$batch` body's, with its own boundary).
+    pub fn with_content_type(mut self, content_type: &str) -> Result<Self, BffError> {
+        let value = HeaderValue::from_str(content_type)
+            .map_err(|_| BffError::InvalidBatch("The $batch Content-Type cannot be forwarded."))?;
+        self.headers.insert(header::CONTENT_TYPE, value);
+        Ok(self)
+    }
 }
 
 impl UpstreamClient {

@@ -20,13 +20,17 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<ProxyBody>, BffE
     if body.len() > app.config.proxy.max_request_bytes {
         return Err(BffError::PayloadTooLarge);
     }
-    crate::proxy::batch::check(req.method(), req.headers(), &path, body, api)?;
+    // A `$batch` is forwarded as the canonical body rebuilt from the inner requests that were checked.
+    let batch = crate::proxy::batch::check(req.method(), req.headers(), &path, body, api)?;
 
     let (secret, session) = tenant.current_session(req.headers()).await?.required()?;
     let keeper = tenant.keeper();
     let fresh = keeper.fresh(&secret, session).await?;
     // The session's own instance's API, whatever the path, host or headers say.
-    let outgoing = Outgoing::new(&req, &api.base, &path, bytes::Bytes::copy_from_slice(body));
+    let outgoing = match batch {
+        Some(b) => Outgoing::new(&req, &api.base, &path, b.body.into()).with_content_type(&b.content_type)?,
+        None => Outgoing::new(&req, &api.base, &path, bytes::Bytes::copy_from_slice(body)),
+    };
     let up = call(&Call { upstream: &app.upstream, keeper: &keeper, secret: &secret }, fresh, &outgoing).await?;
     crate::proxy::body::respond(up, &api.base)
 }
