@@ -531,9 +531,11 @@ ${Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: <sp
 // change would): each session's grants are revoked, the session destroyed, and every client registered for
 // back-channel logout gets a logout token (sub + sid) per session, awaited. Returns what was done.
 // With `send = false` the logout tokens are returned instead of sent (tests deliver them, replay or tamper with them).
-export async function logoutAccount(login, { send = true } = {}) {
+export async function logoutAccount(login, { send = true, sid = null } = {}) {
   const accountId = accountIdOf(login);
-  const sessions = sessionsByAccount(accountId);
+  // With `sid`: only that ERP.net session of the user (as when one of its browsers signs out at ERP.net).
+  const sessions = sessionsByAccount(accountId)
+    .filter(({ payload }) => !sid || Object.values(payload.authorizations || {}).some((a) => a?.sid === sid));
   const deliveries = [];
   const logoutTokens = [];
   for (const { id, payload } of sessions) {

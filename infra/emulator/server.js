@@ -323,7 +323,8 @@ async function handleHooks(req, res, pathname, searchParams) {
         sendJson(res, 400, { error: 'sub query parameter is required' });
         return;
       }
-      sendJson(res, 200, await logoutAccount(sub, { send: searchParams.get('send') !== 'false' }));
+      const sid = searchParams.get('sid');
+      sendJson(res, 200, await logoutAccount(sub, { send: searchParams.get('send') !== 'false', sid }));
       return;
     }
     case 'GET /__emulator/config':

@@ -222,9 +222,19 @@ mod tests {
 
     #[test]
     fn internal_causes_are_not_sent() {
-        let r = BffError::IdpUnavailable("connect to secret-host:443 refused".into()).to_response();
-        let Body::Text(t) = r.body() else { panic!() };
-        assert!(!t.contains("secret-host"));
+        // Every variant that carries a cause: the cause is logged, never answered.
+        let cause = || "connect to secret-host:443 refused (table bff-secret)".to_string();
+        for e in [
+            BffError::IdpUnavailable(cause()),
+            BffError::UpstreamUnavailable(cause()),
+            BffError::StoreUnavailable(cause()),
+            BffError::Misconfigured(cause()),
+        ] {
+            let r = e.to_response();
+            let Body::Text(t) = r.body() else { panic!() };
+            assert!(!t.contains("secret-host") && !t.contains("bff-secret"), "{}: {t}", e.code());
+            assert!(!t.contains("refused"), "{}: {t}", e.code());
+        }
     }
 
     #[test]

@@ -455,3 +455,34 @@ async fn identity_server_stopped_during_refresh_then_restarted() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(app.session_number(shared::session::store::attr::VER).await, 2, "the next call refreshed");
 }
+
+#[tokio::test]
+async fn an_access_token_about_to_expire_is_refreshed_before_the_call_without_a_401() {
+    // The proactive refresh alone, not the 401 retry: the session's stored expiry is moved inside the refresh skew
+    // (60 s) while the token itself stays valid at the API, so a BFF without the proactive refresh would send the old
+    // token, get a 200, and never refresh.
+    let app = spawn_app_with(opts(3600, &[])).await;
+    let mut b = Browser::new();
+    app.sign_in(&mut b, "demo", "demo").await;
+    assert_eq!(app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await.status, 200);
+    let old = app.emulator_requests().await.last().unwrap()["headers"]["authorization"].clone();
+    let item = app.only_session().await;
+    let soon = tests::now() + 20;
+    app.dynamo
+        .update_item()
+        .table_name(&app.table)
+        .key(shared::session::store::attr::PK, item[shared::session::store::attr::PK].clone())
+        .update_expression("SET at_exp = :e")
+        .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::N(soon.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let before = app.emulator_requests().await.len();
+    let r = app.api(&mut b, Method::GET, CUSTOMERS, None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(refresh_grants(&app).await, 1, "refreshed before the call");
+    let sent: Vec<_> = app.emulator_requests().await.into_iter().skip(before).collect();
+    assert_eq!(sent.len(), 1, "one API call, no 401 and retry: {sent:?}");
+    assert_ne!(sent[0]["headers"]["authorization"], old, "the call carried the new token");
+    assert!(app.session_number(shared::session::store::attr::AT_EXP).await > soon, "the new expiry is stored");
+}

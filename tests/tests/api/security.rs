@@ -665,3 +665,44 @@ async fn the_callback_error_becomes_a_standard_code_or_other() {
         assert!(!logs.contains(made_up), "{made_up} reached the logs (and a metric dimension)");
     }
 }
+
+/// In form_post (hybrid) mode the authorization response carries an ID token; the mix-up defence of that mode rests
+/// on validating it before the code is exchanged. Each fault applies to the front-channel ID token only (the
+/// emulator leaves the token endpoint's alone), so a refusal here is that validation's, before any code exchange.
+#[tokio::test]
+async fn form_post_front_channel_id_tokens_are_validated_before_the_code_is_exchanged() {
+    let app =
+        spawn_app_with(Options { bff_env: vec![("RESPONSE_MODE".into(), "form_post".into())], ..Options::default() })
+            .await;
+    let post = |b: &mut Browser, fields: Vec<(String, String)>| {
+        let url = app.url("/auth/callback");
+        let mut b = b.clone();
+        async move {
+            let body: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            b.post_form(&url, &body).await
+        }
+    };
+    for fault in ["wrong-audience", "wrong-nonce", "foreign-key", "expired", "wrong-issuer", "bad-signature"] {
+        let emulator_fault =
+            if fault == "bad-signature" { serde_json::json!({}) } else { serde_json::json!({ "idToken": fault }) };
+        app.emulator_control(emulator_fault).await;
+        let mut b = Browser::new();
+        let (_, mut fields) = hybrid_response(&app, &mut b).await;
+        if fault == "bad-signature" {
+            let id_token = &mut fields.iter_mut().find(|(k, _)| k == "id_token").unwrap().1;
+            let at = id_token.rfind('.').unwrap() + 5;
+            let flipped = if id_token.as_bytes()[at] == b'A' { "B" } else { "A" };
+            id_token.replace_range(at..at + 1, flipped);
+        }
+        let r = post(&mut b, fields).await;
+        assert_eq!((r.status, r.json()["error"].as_str()), (400, Some("invalid_id_token")), "{fault}: {}", r.text());
+        assert_eq!(app.emulator_stats().await["token"]["authorization_code"], 0, "{fault}: no code was exchanged");
+    }
+    assert!(app.session_items().await.is_empty(), "no session");
+    // Without a fault the same flow signs in: the refusals above were the ID token's.
+    app.emulator_control(serde_json::json!({})).await;
+    let mut b = Browser::new();
+    let (_, fields) = hybrid_response(&app, &mut b).await;
+    assert_eq!(post(&mut b, fields).await.status, 302);
+    assert_eq!(app.emulator_stats().await["token"]["authorization_code"], 1);
+}

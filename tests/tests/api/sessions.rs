@@ -149,6 +149,29 @@ async fn backchannel_logout_ends_the_users_sessions_within_a_second() {
 }
 
 #[tokio::test]
+async fn backchannel_logout_of_one_erpnet_session_ends_only_the_sessions_signed_in_through_it() {
+    let app = spawn_app().await;
+    let (mut one, mut two) = (Browser::new(), Browser::new());
+    app.sign_in(&mut one, "demo", "demo").await;
+    app.sign_in(&mut two, "demo", "demo").await;
+    // `one`'s ERP.net session, as its item recorded it (`<instance>|<sid>`).
+    let id = list(&app, &mut one).await.into_iter().find(|s| s["current"] == true).unwrap()["id"].clone();
+    let items = app.session_items().await;
+    let item = items.iter().find(|i| i["id"].as_s().ok().map(String::as_str) == id.as_str()).expect("one's item");
+    let sid = item["idp_sid"].as_s().unwrap().split_once('|').unwrap().1.to_string();
+    let other = items.iter().find(|i| i["id"].as_s().ok().map(String::as_str) != id.as_str()).expect("two's item");
+    assert_ne!(other["idp_sid"], item["idp_sid"], "two browsers, two ERP.net sessions");
+
+    // ERP.net ends that one session of demo (the logout token names `sub` and that `sid`).
+    let url = format!("{}/__emulator/logout?sub=demo&sid={sid}", app.emulator.origin());
+    let done: Value = app.http.post(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(done["sessions"], 1, "{done}");
+    assert!(done["backchannel"].as_array().unwrap().iter().all(|d| d["ok"] == true), "{done}");
+    first_refused_call(&app, &mut one, Instant::now()).await;
+    assert_eq!(app.api(&mut two, Method::GET, API, None, &[]).await.status, 200, "demo's other ERP.net session stays");
+}
+
+#[tokio::test]
 async fn backchannel_logout_tokens_are_validated_and_accepted_once() {
     let app = spawn_app().await;
     let mut b = Browser::new();
