@@ -8,7 +8,6 @@
 // process on a free loopback port (EMULATOR_PORT=0), signing in through the real authorize / login form /
 // token flow. The back-channel logout URI points at a closed port: logout tokens are only fetched (send=false).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +16,8 @@ import {
   after, before, beforeEach, describe, test,
 } from 'node:test';
 import { fileURLToPath } from 'node:url';
+
+import { startEmulator, stopEmulator } from './child.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SERVER = path.join(HERE, 'server.js');
@@ -29,60 +30,6 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
 const decodeJwt = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
-
-// ---- the emulator as a child process ----------------------------------------------------------
-
-// Starts server.js and resolves with { origin, child } once it prints its "listening" line and
-// /__emulator/health answers 200 (deadline: 20 s, no sleeps: the line is awaited, health is polled
-// back to back).
-async function startEmulator(env = {}) {
-  const child = spawn(process.execPath, [SERVER], {
-    env: {
-      ...process.env,
-      EMULATOR_HOST: '127.0.0.1',
-      EMULATOR_PORT: '0',
-      EMULATOR_BACKCHANNEL_LOGOUT_URI: 'http://127.0.0.1:9/backchannel-logout',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const deadline = Date.now() + 20_000;
-  const origin = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`emulator did not start in 20 s:\n${output}`)), 20_000);
-    const onData = (chunk) => {
-      output += chunk;
-      const m = /emulator listening on (http:\/\/\S+) /.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (chunk) => { output += chunk; });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`emulator exited (${code}):\n${output}`));
-    });
-  });
-  child.stdout.resume();
-  child.stderr.resume();
-  for (;;) {
-    try {
-      const res = await fetch(`${origin}/__emulator/health`);
-      if (res.status === 200) break;
-    } catch { /* not ready yet */ }
-    if (Date.now() > deadline) throw new Error(`emulator not healthy in 20 s:\n${output}`);
-  }
-  return { origin, child };
-}
-
-async function stopEmulator(child, signal = 'SIGTERM') {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => { child.once('exit', resolve); });
-  child.kill(signal);
-  await exited;
-}
 
 // ---- a browser: cookie jar, redirects, the login form -------------------------------------------
 

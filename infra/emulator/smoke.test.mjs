@@ -1,22 +1,22 @@
-// Smoke test of a running ERP.net emulator: full code flow (query mode), hybrid form_post,
-// Domain API, refresh rotation and reuse, end session, counters, the secrets log, key rotation,
-// the API header/redirect switches, binary picture round trips and the request log's headers.
-//
-//   node infra/emulator/server.js &   then   node infra/emulator/smoke.mjs
-//
-// EMULATOR_URL (default http://127.0.0.1:5005), plus the emulator's EMULATOR_CLIENT_ID,
-// EMULATOR_CLIENT_SECRET, EMULATOR_REDIRECT_URIS, EMULATOR_POST_LOGOUT_URIS if changed.
+// Smoke test of the ERP.net emulator: full code flow (query mode), hybrid form_post, Domain API, refresh rotation
+// and reuse, end session, counters, the secrets log, key rotation, the API header/redirect switches, binary picture
+// round trips and the request log's headers. `make test` runs it (node --test infra/emulator/*.test.mjs) against an
+// emulator of its own; with EMULATOR_URL (plus EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_REDIRECT_URIS,
+// EMULATOR_POST_LOGOUT_URIS if changed) against a running one.
 import { createHash, randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
+import { test } from 'node:test';
 
-const BASE = process.env.EMULATOR_URL || 'http://127.0.0.1:5005';
+import { startEmulator, stopEmulator } from './child.mjs';
+
+let BASE = process.env.EMULATOR_URL || 'http://127.0.0.1:5005';
 const CLIENT_ID = process.env.EMULATOR_CLIENT_ID || 'my.trusted.app/first';
 const SECRET = process.env.EMULATOR_CLIENT_SECRET || 'local-dev-secret-change-me';
 const REDIRECT = (process.env.EMULATOR_REDIRECT_URIS || 'http://localhost:5173/auth/callback').split(',')[0].trim();
 const POST_LOGOUT = (process.env.EMULATOR_POST_LOGOUT_URIS || 'http://localhost:5173/').split(',')[0].trim();
-const ISSUER = `${BASE}/id`;
+let ISSUER = `${BASE}/id`;
 
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
 const rnd = () => b64url(randomBytes(32));
@@ -729,7 +729,17 @@ async function newHooks() {
   ok('secrets log: emptied by POST /__emulator/reset, code flow + revocation (Basic auth) captured');
 }
 
-main().catch((err) => {
-  console.error('SMOKE FAILED:', err);
-  process.exit(1);
+// Against EMULATOR_URL when given (a running emulator), else a child emulator of its own.
+test('the emulator smoke: flows, hooks, faults and the Domain API', { timeout: 120_000 }, async () => {
+  let started = null;
+  if (!process.env.EMULATOR_URL) {
+    started = await startEmulator({ EMULATOR_BACKCHANNEL_LOGOUT_URI: '' });
+    BASE = started.origin;
+    ISSUER = `${BASE}/id`;
+  }
+  try {
+    await main();
+  } finally {
+    if (started) await stopEmulator(started.child);
+  }
 });
