@@ -1,4 +1,5 @@
-//! The BFF's two cookies, their flags, and reading them from a request.
+//! The BFF's cookies (the session's, one per sign-in attempt, and the script-readable hint), their flags, and reading
+//! them from a request.
 //!
 //! - `__Host-Http-bff-session`: the session secret. `Secure; HttpOnly; SameSite=Strict; Path=/`, no `Domain`.
 //! - `__Host-Http-bff-login-<id>`: one per sign-in attempt, binding it to this browser (the id derives from the
