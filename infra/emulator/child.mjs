@@ -1,4 +1,5 @@
-// Test support for the emulator's node --test suites: the emulator as a child process on a free loopback port.
+// Test support for the emulator's node --test suites: the emulator as a child process on a free loopback port, and
+// a minimal cookie jar.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,4 +56,36 @@ export async function stopEmulator(child, signal = 'SIGTERM') {
   const exited = new Promise((resolve) => { child.once('exit', resolve); });
   child.kill(signal);
   await exited;
+}
+
+// Minimal cookie jar (name + path scoped; one host).
+export class Jar {
+  constructor() { this.cookies = new Map(); }
+
+  store(res) {
+    for (const sc of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = sc.split(';').map((s) => s.trim());
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq);
+      const value = pair.slice(eq + 1);
+      let path = '/';
+      let expired = value === '';
+      for (const a of attrs) {
+        const [k, v] = a.split('=');
+        if (k.toLowerCase() === 'path') path = v;
+        if (k.toLowerCase() === 'expires' && Date.parse(v) < Date.now()) expired = true;
+        if (k.toLowerCase() === 'max-age' && Number(v) <= 0) expired = true;
+      }
+      const key = `${name}\u0000${path}`;
+      if (expired) this.cookies.delete(key);
+      else this.cookies.set(key, { name, value, path });
+    }
+  }
+
+  header(url) {
+    const { pathname } = new URL(url);
+    return [...this.cookies.values()]
+      .filter((c) => pathname === c.path || pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`))
+      .map((c) => `${c.name}=${c.value}`).join('; ');
+  }
 }

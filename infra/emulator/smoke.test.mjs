@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
 import { test } from 'node:test';
 
-import { startEmulator, stopEmulator } from './child.mjs';
+import { Jar, startEmulator, stopEmulator } from './child.mjs';
 
 let BASE = process.env.EMULATOR_URL || 'http://127.0.0.1:5005';
 const CLIENT_ID = process.env.EMULATOR_CLIENT_ID || 'my.trusted.app/first';
@@ -23,38 +23,6 @@ const rnd = () => b64url(randomBytes(32));
 const decodeJwt = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
 let step = 0;
 const ok = (msg) => console.log(`ok ${++step} - ${msg}`);
-
-// Minimal cookie jar (name + path scoped; one host).
-class Jar {
-  constructor() { this.cookies = new Map(); }
-
-  store(res) {
-    for (const sc of res.headers.getSetCookie()) {
-      const [pair, ...attrs] = sc.split(';').map((s) => s.trim());
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq);
-      const value = pair.slice(eq + 1);
-      let path = '/';
-      let expired = value === '';
-      for (const a of attrs) {
-        const [k, v] = a.split('=');
-        if (k.toLowerCase() === 'path') path = v;
-        if (k.toLowerCase() === 'expires' && Date.parse(v) < Date.now()) expired = true;
-        if (k.toLowerCase() === 'max-age' && Number(v) <= 0) expired = true;
-      }
-      const key = `${name}\u0000${path}`;
-      if (expired) this.cookies.delete(key);
-      else this.cookies.set(key, { name, value, path });
-    }
-  }
-
-  header(url) {
-    const { pathname } = new URL(url);
-    return [...this.cookies.values()]
-      .filter((c) => pathname === c.path || pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`))
-      .map((c) => `${c.name}=${c.value}`).join('; ');
-  }
-}
 
 async function request(jar, url, init = {}) {
   const headers = { ...(init.headers || {}) };

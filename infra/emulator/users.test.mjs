@@ -17,7 +17,7 @@ import {
 } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { startEmulator, stopEmulator } from './child.mjs';
+import { Jar, startEmulator, stopEmulator } from './child.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SERVER = path.join(HERE, 'server.js');
@@ -32,37 +32,6 @@ const b64url = (buf) => Buffer.from(buf).toString('base64url');
 const decodeJwt = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
 
 // ---- a browser: cookie jar, redirects, the login form -------------------------------------------
-
-class Jar {
-  constructor() { this.cookies = new Map(); }
-
-  store(res) {
-    for (const sc of res.headers.getSetCookie()) {
-      const [pair, ...attrs] = sc.split(';').map((s) => s.trim());
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq);
-      const value = pair.slice(eq + 1);
-      let cookiePath = '/';
-      let expired = value === '';
-      for (const a of attrs) {
-        const [k, v] = a.split('=');
-        if (k.toLowerCase() === 'path') cookiePath = v;
-        if (k.toLowerCase() === 'expires' && Date.parse(v) < Date.now()) expired = true;
-        if (k.toLowerCase() === 'max-age' && Number(v) <= 0) expired = true;
-      }
-      const key = `${name}\u0000${cookiePath}`;
-      if (expired) this.cookies.delete(key);
-      else this.cookies.set(key, { name, value, path: cookiePath });
-    }
-  }
-
-  header(url) {
-    const { pathname } = new URL(url);
-    return [...this.cookies.values()]
-      .filter((c) => pathname === c.path || pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`))
-      .map((c) => `${c.name}=${c.value}`).join('; ');
-  }
-}
 
 function form(params) {
   return {

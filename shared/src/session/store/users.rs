@@ -43,28 +43,8 @@ impl Sessions {
     /// The user's sessions that have not expired, newest first (the index is eventually consistent: a session
     /// created or ended a moment ago may be missing or still listed).
     pub async fn of_user(&self, user: &UserKey, now: UnixTime) -> Result<Vec<Listed>, StoreError> {
-        let mut out = vec![];
-        let mut start = None;
-        loop {
-            let page = self
-                .table
-                .client
-                .query()
-                .table_name(&self.table.name)
-                .index_name(BY_USER)
-                .key_condition_expression("#u = :u")
-                .expression_attribute_names("#u", USER)
-                .expression_attribute_values(":u", s(user.as_str()))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            out.extend(page.items().iter().filter_map(listed).filter(|l| l.expires > now));
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let items = self.query_all(BY_USER, USER, user.as_str(), false).await?;
+        Ok(items.iter().filter_map(listed).filter(|l| l.expires > now).collect())
     }
 
     /// The live sessions signed in under `sub` (instance-qualified), each with its user; or those of the ERP.net
@@ -74,6 +54,15 @@ impl Sessions {
             IdpKey::Sub(v) => (BY_SUB, SUB, v),
             IdpKey::Sid(v) => (BY_IDP_SID, IDP_SID, v),
         };
+        let items = self.query_all(index, attr, value, true).await?;
+        let found = |i: &Item| {
+            Some((SessionKey::from_stored(get_s(i, PK)?), UserKey::from_stored(get_s(i, USER)?), get_s(i, SUB)?))
+        };
+        Ok(items.iter().filter_map(found).collect())
+    }
+
+    /// Every item of `index` whose partition key `attr` is `value`, page by page (`forward`: by sort key ascending).
+    async fn query_all(&self, index: &str, attr: &str, value: &str, forward: bool) -> Result<Vec<Item>, StoreError> {
         let (mut out, mut start) = (vec![], None);
         loop {
             let page = self
@@ -85,12 +74,11 @@ impl Sessions {
                 .key_condition_expression("#k = :k")
                 .expression_attribute_names("#k", attr)
                 .expression_attribute_values(":k", s(value))
+                .scan_index_forward(forward)
                 .set_exclusive_start_key(start)
                 .send()
                 .await?;
-            out.extend(page.items().iter().filter_map(|i| {
-                Some((SessionKey::from_stored(get_s(i, PK)?), UserKey::from_stored(get_s(i, USER)?), get_s(i, SUB)?))
-            }));
+            out.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {
                 return Ok(out);
