@@ -9,6 +9,8 @@ pub mod peer;
 pub mod stack;
 #[cfg(test)]
 mod template_abuse;
+#[cfg(test)]
+mod template_env;
 pub mod tidy;
 
 use aws_sdk_dynamodb::Client;

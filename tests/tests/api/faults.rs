@@ -156,7 +156,9 @@ async fn the_hot_path_makes_one_read_and_no_identity_server_call() {
 async fn upstream_down_slow_garbage_or_cut_off() {
     // The API base points at a port nobody listens on: the identity server is up, the API is down.
     let dead = tests::free_port();
-    let app = spawn_app_with(Options { bff_env: env(&[("UPSTREAM_TIMEOUT_MS", "1000")]), ..Options::default() }).await;
+    // Buffered, explicitly: a body cut off mid-way is then a 502 (a streamed answer's status has already left).
+    let bff_env = env(&[("UPSTREAM_TIMEOUT_MS", "1000"), ("PROXY_STREAMING", "false")]);
+    let app = spawn_app_with(Options { bff_env, ..Options::default() }).await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
 

@@ -12,10 +12,11 @@ const SIGNATURE: &str = "The request signature we calculated does not match the 
     Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 
 async fn app(streaming: bool) -> TestApp {
-    let mut bff_env = vec![("FRONT_DOOR_SECRET".to_string(), SECRET.to_string())];
-    if streaming {
-        bff_env.push(("PROXY_STREAMING".into(), "true".into()));
-    }
+    // Explicitly either way (the local stack streams by default, as template.yaml deploys it).
+    let bff_env = vec![
+        ("FRONT_DOOR_SECRET".to_string(), SECRET.to_string()),
+        ("PROXY_STREAMING".to_string(), streaming.to_string()),
+    ];
     spawn_app_with(Options { front_door: true, bff_env, ..Default::default() }).await
 }
 

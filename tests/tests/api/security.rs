@@ -386,7 +386,9 @@ async fn proxy_header_hygiene_both_ways() {
 
 #[tokio::test]
 async fn proxy_size_limits_and_binary_bodies() {
-    let app = spawn_app().await;
+    // Buffered, explicitly: the 6 MB limit below is the buffered one (the stack streams by default, as deployed).
+    let bff_env = vec![("PROXY_STREAMING".to_string(), "false".to_string())];
+    let app = spawn_app_with(Options { bff_env, ..Options::default() }).await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
 

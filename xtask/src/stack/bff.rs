@@ -21,10 +21,31 @@ pub struct BffConfig {
     pub extra_env: Vec<(String, String)>,
 }
 
+/// What template.yaml's parameter defaults give the functions (`Globals.Function.Environment` and each function's
+/// own), as deployed: the local stack runs what AWS runs by default, the proxy streaming included. The template
+/// drift test (`xtask/src/template_env.rs`) holds these to template.yaml; a test that needs another value (e.g.
+/// `PROXY_STREAMING=false`, the buffered proxy) asks for it in its extra environment.
+pub const DEPLOYED_DEFAULTS: &[(&str, &str)] = &[
+    ("API_BASE", ""),
+    ("CLIENT_SECRET_REVISION", "1"),
+    ("SCOPES", "openid profile offline_access read update"),
+    ("RESPONSE_MODE", "query"),
+    ("SESSION_IDLE_TIMEOUT", "28800"),
+    ("SESSION_ABSOLUTE_LIFETIME", "2592000"),
+    ("PROXY_ALLOWLIST", "domain/odata/"),
+    ("INSTANCE_REGISTRY", "false"),
+    ("INSTANCE_CACHE_SECONDS", "60"),
+    ("SECRETS_MANAGER_TTL", "60"),
+    ("PROXY_STREAMING", "true"),
+];
+
 impl BffConfig {
-    /// THE environment of the functions. A new BFF variable is added here, and only here.
+    /// THE environment of the functions. A new BFF variable is added here, and only here: the deployed defaults,
+    /// then what differs locally (the template drift test lists each such variable and why).
     pub fn env(&self) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = vec![
+        let mut env: Vec<(String, String)> =
+            DEPLOYED_DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.extend([
             ("ERPNET_URL".into(), self.erpnet_url.clone()),
             ("CLIENT_ID".into(), self.client_id.clone()),
             ("CLIENT_SECRET".into(), self.client_secret.clone()),
@@ -35,8 +56,7 @@ impl BffConfig {
             ("AWS_ACCESS_KEY_ID".into(), "local".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "local".into()),
             ("AWS_REGION".into(), "eu-west-1".into()),
-            ("RUST_LOG".into(), "info".into()),
-        ];
+        ]);
         for (k, v) in &self.extra_env {
             env.retain(|(name, _)| name != k);
             env.push((k.clone(), v.clone()));
