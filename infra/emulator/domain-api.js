@@ -31,7 +31,8 @@ class ApiError extends Error {
 }
 
 function send(res, status, body, headers = {}) {
-  const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  const payload = body === undefined ? undefined
+    : Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
   res.writeHead(status, {
     'OData-Version': '4.0',
     ...(payload ? { 'Content-Type': ODATA_JSON, 'Content-Length': payload.length } : { 'Content-Length': 0 }),
@@ -180,12 +181,24 @@ ${sets}
 </edmx:DataServices></edmx:Edmx>`;
 }
 
+// The `apiResponseBytes` padding, as `apiResponsePadding` says: plain `x`s, or `"`s (each `\"` in the JSON, and
+// escaped once more inside a Lambda response envelope).
 function pad(body) {
   if (!control.apiResponseBytes) return body;
   const len = Buffer.byteLength(JSON.stringify(body));
   const missing = control.apiResponseBytes - len - 30;
-  if (missing > 0) body['@emulator.padding'] = 'x'.repeat(missing);
+  if (missing <= 0) return body;
+  body['@emulator.padding'] = control.apiResponsePadding === 'quotes' ? '"'.repeat(Math.floor(missing / 2)) : 'x'.repeat(missing);
   return body;
+}
+
+// `apiResponsePadding: 'binary'`: the collection answers with `apiResponseBytes` bytes of application/octet-stream
+// instead (every byte value, not UTF-8).
+function sendPadded(res, body) {
+  if (control.apiResponsePadding !== 'binary' || !control.apiResponseBytes) return send(res, 200, pad(body));
+  const bytes = Buffer.alloc(control.apiResponseBytes);
+  for (let i = 0; i < bytes.length; i += 1) bytes[i] = (i * 7) & 0xff;
+  return send(res, 200, bytes, { 'Content-Type': 'application/octet-stream' });
 }
 
 function listCollection(setName, def, query, user, res) {
@@ -257,7 +270,7 @@ function listCollection(setName, def, query, user, res) {
     kept.push(`$skip=${skip + top}`);
     body['@odata.nextLink'] = `${config.origin}${API_ROOT}${setName}?${kept.join('&')}`;
   }
-  send(res, 200, pad(body));
+  sendPadded(res, body);
 }
 
 function entityBody(setName, row, user, select) {

@@ -2,6 +2,7 @@
 import {
   createHash, createPrivateKey, generateKeyPairSync, randomBytes,
 } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { request } from 'node:http';
 
 import Provider, { errors, interactionPolicy } from 'oidc-provider';
@@ -32,11 +33,14 @@ export const AUDIENCE = 'DomainAPI'; // `aud` of access tokens, as in ERP.net
 // An outgoing request as ERP.net sends it to `https://<instance host>/…`: with EMULATOR_BACKCHANNEL_LOGOUT_HOST, that
 // host is the request's `Host` (what CloudFront, or the local front door, turns into `X-Forwarded-Host`), while the
 // connection goes to the URL's loopback address (*.localhost does not resolve here). `fetch` cannot set `Host`.
+// The host of the delivery under way (an emulator playing several instances sends each its own logout token).
+const deliveryHost = new AsyncLocalStorage();
 function postAs(url, options) {
   const u = new URL(url);
   const body = options.body == null ? '' : String(options.body);
   const headers = Object.fromEntries(new Headers(options.headers));
-  if (config.backchannelLogoutHost) headers.host = config.backchannelLogoutHost;
+  const host = deliveryHost.getStore();
+  if (host) headers.host = host;
   headers['content-length'] = String(Buffer.byteLength(body));
   return new Promise((resolve, reject) => {
     const req = request({
@@ -550,11 +554,15 @@ export async function logoutAccount(login, { send = true, sid = null } = {}) {
         token.set('sid', auth.sid);
         logoutTokens.push(await token.issue({ use: 'logout' }));
       } else if (client?.backchannelLogoutUri) {
-        stats.backchannelLogout.sent += 1;
-        deliveries.push(client.backchannelLogout(accountId, auth.sid).then(
-          () => { stats.backchannelLogout.ok += 1; return { sid: auth.sid, ok: true }; },
-          (err) => { stats.backchannelLogout.failed += 1; return { sid: auth.sid, ok: false, error: String(err.message || err) }; },
-        ));
+        // One logout token per host this emulator plays (each with its own jti), or one without a Host override.
+        const hosts = config.backchannelLogoutHosts.length ? config.backchannelLogoutHosts : [undefined];
+        for (const host of hosts) {
+          stats.backchannelLogout.sent += 1;
+          deliveries.push(deliveryHost.run(host, () => client.backchannelLogout(accountId, auth.sid)).then(
+            () => { stats.backchannelLogout.ok += 1; return { sid: auth.sid, host, ok: true }; },
+            (err) => { stats.backchannelLogout.failed += 1; return { sid: auth.sid, host, ok: false, error: String(err.message || err) }; },
+          ));
+        }
       }
       if (auth?.grantId) revokeGrant(auth.grantId);
     }

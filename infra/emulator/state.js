@@ -49,8 +49,9 @@ export const config = {
   // the BFF's back-channel logout URI (OpenID Connect Back-Channel Logout 1.0); empty = none registered
   backchannelLogoutUri: str('EMULATOR_BACKCHANNEL_LOGOUT_URI', ''),
   // sent as X-Forwarded-Host with the logout tokens (as CloudFront sets it from an instance's host), so that a BFF
-  // serving many instances by host knows whose tokens they are; empty = not sent
-  backchannelLogoutHost: str('EMULATOR_BACKCHANNEL_LOGOUT_HOST', ''),
+  // serving many instances by host knows whose tokens they are; a comma-separated list = an emulator that plays
+  // several instances (each host gets a logout token of its own); empty = not sent
+  backchannelLogoutHosts: list('EMULATOR_BACKCHANNEL_LOGOUT_HOST', ''),
   // optional JSON file that keeps keys, grants/sessions and sample data across restarts (persist.js)
   stateFile: str('EMULATOR_STATE_FILE', ''),
   // set once the server listens (EMULATOR_PORT=0 picks a free port)
@@ -182,6 +183,7 @@ function freshControl() {
     apiGarbage: false,
     apiGarbageTimes: null,
     apiResponseBytes: 0,
+    apiResponsePadding: null,
     apiPauseMidBodyMs: 0,
     apiSetCookie: null,
     apiRedirect: null,
@@ -273,6 +275,10 @@ export function setControl(body) {
       case 'apiCloseMidBodyTimes':
       case 'apiGarbageTimes':
         if (!Number.isInteger(value) || value < 1) throw new Error(`${key} must be a positive integer`);
+        next[key] = value;
+        break;
+      case 'apiResponsePadding':
+        if (!['x', 'quotes', 'binary'].includes(value)) throw new Error(`${key} must be x, quotes or binary`);
         next[key] = value;
         break;
       case 'tokenType':

@@ -43,9 +43,6 @@ enum Cmd {
     /// Starts a private stack (DynamoDB: BFF_TEST_DYNAMODB, or one of its own), prints one JSON line describing it
     /// and runs until stdin closes or SIGTERM/SIGINT arrives. For harnesses in other languages (tests/e2e).
     Stack {
-        /// Print the description as one JSON line (the only format).
-        #[arg(long)]
-        json: bool,
         /// The emulator's access-token lifetime in seconds.
         #[arg(long)]
         access_token_ttl: Option<u64>,
@@ -87,7 +84,7 @@ async fn main() -> ExitCode {
         Cmd::Dev => dev(sig).await,
         Cmd::WithDynamodb { cmd } => with_dynamodb(cmd, sig).await,
         Cmd::WithStack { cmd } => with_stack(cmd, sig).await,
-        Cmd::Stack { json: _, access_token_ttl, spa, instances } => stack(access_token_ttl, spa, instances, sig).await,
+        Cmd::Stack { access_token_ttl, spa, instances } => stack(access_token_ttl, spa, instances, sig).await,
         Cmd::Conformance { write } => conformance(write),
         Cmd::Peer { from } => xtask::peer::prepare(&from).map(|bin| {
             println!("{}", bin.display());

@@ -17,3 +17,4 @@ mod refresh;
 mod security;
 mod sessions;
 mod signin;
+mod sizes;

@@ -19,9 +19,10 @@ pub struct EmulatorConfig {
     pub access_token_ttl: Option<u64>,
     /// Where the identity server sends back-channel logout tokens (the BFF's `/auth/backchannel-logout`).
     pub backchannel_logout_uri: Option<String>,
-    /// Sent with the logout tokens as `X-Forwarded-Host` (multi-instance mode: the host of the instance whose
-    /// sessions they end, as CloudFront would send it).
-    pub backchannel_logout_host: Option<String>,
+    /// Sent with the logout tokens as `Host` (the front door's `X-Forwarded-Host`), one token per host
+    /// (multi-instance mode: the hosts of the instances this emulator plays, as CloudFront would send them). Empty:
+    /// one token, to the URI's own host.
+    pub backchannel_logout_hosts: Vec<String>,
     /// Keep grants and keys in this file, so a restarted emulator still knows the sessions' tokens.
     pub state_file: Option<PathBuf>,
     /// More `EMULATOR_*` variables (e.g. fault switches), applied last.
@@ -47,8 +48,8 @@ impl EmulatorConfig {
         if let Some(uri) = &self.backchannel_logout_uri {
             env.push(("EMULATOR_BACKCHANNEL_LOGOUT_URI".into(), uri.clone()));
         }
-        if let Some(host) = &self.backchannel_logout_host {
-            env.push(("EMULATOR_BACKCHANNEL_LOGOUT_HOST".into(), host.clone()));
+        if !self.backchannel_logout_hosts.is_empty() {
+            env.push(("EMULATOR_BACKCHANNEL_LOGOUT_HOST".into(), self.backchannel_logout_hosts.join(",")));
         }
         if let Some(file) = &self.state_file {
             env.push(("EMULATOR_STATE_FILE".into(), file.display().to_string()));

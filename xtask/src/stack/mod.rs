@@ -125,9 +125,12 @@ impl StackOptions {
             // Straight to the functions (server to server; in AWS it is `{PUBLIC_ORIGIN}/auth/backchannel-logout`).
             backchannel_logout_uri: Some(format!("http://127.0.0.1:{}/auth/backchannel-logout", self.entry_port())),
             // With the registry on, the BFF takes the instance from the host: the bare app host is the default
-            // instance. The acme emulator plays two (default and acme) but registers one back-channel URI, so its
-            // logout tokens reach the default instance's sessions, not those signed in on acme.localhost.
-            backchannel_logout_host: self.instances.then(|| self.app_host()),
+            // instance. The acme emulator plays two (default and acme), so each of its back-channel logouts goes
+            // to both hosts, and ends the sessions signed in on either.
+            backchannel_logout_hosts: match self.instances {
+                true => vec![self.app_host(), format!("{}.{}", instances::ACME, self.app_host())],
+                false => vec![],
+            },
             state_file: self.emulator_state_file.then(|| self.logs.join(format!("{}-emulator-state.json", self.id))),
             extra_env: self.emulator_env.clone(),
         };
@@ -137,7 +140,7 @@ impl StackOptions {
             port: self.globex_port,
             client_secret: instances::globex_secret(&self.client_secret),
             app_origins: vec![self.instance_origin(instances::GLOBEX)],
-            backchannel_logout_host: Some(format!("{}.{}", instances::GLOBEX, self.app_host())),
+            backchannel_logout_hosts: vec![format!("{}.{}", instances::GLOBEX, self.app_host())],
             state_file: self.emulator_state_file.then(|| self.logs.join(format!("{}-globex-state.json", self.id))),
             ..first.clone()
         });
@@ -348,5 +351,26 @@ impl Stack {
             instances::ACME: one(instances::ACME, &self.emulator, self.options.client_secret.clone()),
             instances::GLOBEX: one(instances::GLOBEX, globex, instances::globex_secret(&self.options.client_secret)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The acme emulator plays the default instance (the bare app host) and `acme`: its back-channel logouts go to
+    /// both hosts; globex's to its own; a single-instance stack's without a host of their own.
+    #[test]
+    fn back_channel_logouts_reach_every_host_an_emulator_plays() {
+        let mut opts = StackOptions::private("t", "test-logs", Dynamo::Endpoint("http://127.0.0.1:1".into()));
+        opts.bff_port = 9000;
+        let (single, none) = opts.emulator_configs();
+        assert!(single.backchannel_logout_hosts.is_empty() && none.is_none());
+        let (acme, globex) = opts.with_instances().emulator_configs();
+        assert_eq!(acme.backchannel_logout_hosts, ["localhost:9000", "acme.localhost:9000"]);
+        assert_eq!(globex.unwrap().backchannel_logout_hosts, ["globex.localhost:9000"]);
+        let env = acme.env();
+        let host = env.iter().find(|(k, _)| k == "EMULATOR_BACKCHANNEL_LOGOUT_HOST").map(|(_, v)| v.as_str());
+        assert_eq!(host, Some("localhost:9000,acme.localhost:9000"));
     }
 }
