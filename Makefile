@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test setup unit integration lint clean e2e e2e-run e2e-setup check-template sam-build schemathesis soak bench fuzz
+.PHONY: dev test setup unit integration lint clean e2e e2e-run e2e-setup check-template sam-build lambda-bins schemathesis soak bench fuzz
 
 ## make dev: emulator, DynamoDB Local, the functions under cargo lambda, the example SPA; Ctrl-C stops all.
 # The local stack is defined once, in xtask/src/stack/ (see infra/README.md).
@@ -55,9 +55,25 @@ check-template: setup
 	cfn-lint infra/waf-us-east-1.yaml
 
 ## make sam-build: what `sam deploy` ships (six arm64 bootstraps, cross-compiled with cargo lambda + zig).
+# The six in ONE cargo invocation (dependencies once, the six fat-LTO links side by side), with what SAM's
+# rust-cargolambda builder ran once per function: `cargo lambda build --release --arm64`, the same profile, target
+# and features (the six functions depend on the same crates, so unifying their features changes nothing). Then
+# `sam build` only copies each bootstrap (template.yaml: BuildMethod makefile, the build-<LogicalId> targets below),
+# in place (--build-in-source: no copy of the repository to build from).
+LAMBDA_BINS := login callback session refresh logout proxy
 sam-build: setup
 	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
-	sam build
+	$(MAKE) --no-print-directory lambda-bins
+	sam build --build-in-source
+
+# target/lambda/<function>/bootstrap for all six (a no-op when they are up to date).
+lambda-bins:
+	cargo lambda build --release --arm64 $(addprefix --bin ,$(LAMBDA_BINS))
+
+# SAM's makefile build method runs `make build-<LogicalId>` with ARTIFACTS_DIR: the function's bootstrap, from the
+# one build above (made here if missing or stale, so a bare `sam build --build-in-source` works too).
+build-%Function: lambda-bins
+	cp target/lambda/$(shell echo '$*' | tr '[:upper:]' '[:lower:]')/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
 
 ## make schemathesis: property-based tests of a fresh local stack against openapi.yaml.
 schemathesis: setup
