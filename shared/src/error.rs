@@ -10,6 +10,8 @@ use serde_json::json;
 pub const CODES: &[(&str, u16)] = &[
     ("not_authenticated", 401),
     ("session_expired", 401),
+    ("bound_cookie_required", 401),
+    ("invalid_session_proof", 403),
     ("csrf_required", 403),
     ("origin_not_allowed", 403),
     ("path_not_allowed", 403),
@@ -38,6 +40,13 @@ pub enum BffError {
     NotAuthenticated,
     #[error("session expired")]
     SessionExpired,
+    /// A device-bound session (DBSC) without its live bound cookie: a browser with the key renews it; a copied
+    /// cookie jar cannot.
+    #[error("bound cookie required")]
+    BoundCookieRequired,
+    /// A DBSC registration or refresh whose proof is refused (signature, key, challenge, or a session already bound).
+    #[error("invalid session proof: {0}")]
+    InvalidSessionProof(&'static str),
     #[error("X-CSRF header required")]
     CsrfRequired,
     #[error("origin not allowed")]
@@ -106,6 +115,8 @@ impl BffError {
         match self {
             NotAuthenticated => "not_authenticated",
             SessionExpired => "session_expired",
+            BoundCookieRequired => "bound_cookie_required",
+            InvalidSessionProof(_) => "invalid_session_proof",
             CsrfRequired => "csrf_required",
             OriginNotAllowed => "origin_not_allowed",
             PathNotAllowed => "path_not_allowed",
@@ -134,6 +145,8 @@ impl BffError {
         match self {
             NotAuthenticated => "You are not signed in.",
             SessionExpired => "Your session has expired. Sign in again.",
+            BoundCookieRequired => "This session is bound to a device and the request lacks its bound cookie.",
+            InvalidSessionProof(_) => "The device-bound session proof is not valid.",
             CsrfRequired => "This request needs the header `X-CSRF: 1`.",
             OriginNotAllowed => "Requests from this origin are not allowed.",
             PathNotAllowed => "This API path is not allowed through the BFF.",
@@ -161,7 +174,9 @@ impl BffError {
     fn detail(&self) -> Option<&'static str> {
         use BffError::*;
         match self {
-            InvalidRequest(d) | InvalidBatch(d) | InvalidLogoutToken(d) | NotFound(d) => Some(d),
+            InvalidRequest(d) | InvalidBatch(d) | InvalidLogoutToken(d) | NotFound(d) | InvalidSessionProof(d) => {
+                Some(d)
+            }
             LoginFailed { detail, .. } => Some(detail),
             UpstreamResponseTooLarge => Some("Page the request with $top (and follow @odata.nextLink)."),
             MethodNotAllowed { .. } => None,
@@ -242,6 +257,8 @@ mod tests {
         let all = [
             BffError::NotAuthenticated,
             BffError::SessionExpired,
+            BffError::BoundCookieRequired,
+            BffError::InvalidSessionProof("x"),
             BffError::CsrfRequired,
             BffError::OriginNotAllowed,
             BffError::PathNotAllowed,

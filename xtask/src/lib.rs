@@ -298,7 +298,7 @@ mod tests {
             local, deployed,
             "Cargo.toml's router table and template.yaml's routes (HttpApi, function URLs) differ"
         );
-        assert_eq!(local.len(), 9);
+        assert_eq!(local.len(), 11);
     }
 
     #[test]

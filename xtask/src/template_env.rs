@@ -21,6 +21,11 @@ const DIFFERS_LOCALLY: &[(&str, &str)] = &[
         "template default false (whether ERP.net registers a back-channel URI is unknown); the emulator does, and the \
          tests of back-channel logout need it on",
     ),
+    ("DBSC", "on by default in the code as in template.yaml; the local stack leaves it to the default"),
+    (
+        "DBSC_COOKIE_SECONDS",
+        "600 by default in the code as in template.yaml; the tests that watch bound cookies expire set a few seconds",
+    ),
     ("AWS_ENDPOINT_URL_DYNAMODB", "locally DynamoDB Local; AWS: the regional endpoint"),
     ("AWS_ACCESS_KEY_ID", "Lambda provides the role's credentials; DynamoDB Local takes dummy ones"),
     ("AWS_SECRET_ACCESS_KEY", "Lambda provides the role's credentials; DynamoDB Local takes dummy ones"),

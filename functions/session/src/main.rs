@@ -1,5 +1,5 @@
-//! The `session` Lambda function: `/auth/session` and the user's sessions, `/auth/sessions[/{id}]`. All logic lives
-//! in `shared::routes::session` and `shared::routes::sessions`.
+//! The `session` Lambda function: `/auth/session`, the user's sessions, `/auth/sessions[/{id}]`, and device-bound
+//! sessions, `/auth/dbsc/{register,refresh}`. All logic lives in `shared::routes::{session, sessions, dbsc}`.
 
 use shared::{App, BffError, routes};
 
@@ -13,6 +13,8 @@ async fn handle(
 ) -> Result<lambda_http::Response<lambda_http::Body>, BffError> {
     if req.uri().path().starts_with("/auth/sessions") {
         routes::sessions::handle(app, req).await
+    } else if req.uri().path().starts_with("/auth/dbsc/") {
+        routes::dbsc::handle(app, req).await
     } else {
         routes::session::handle(app, req).await
     }

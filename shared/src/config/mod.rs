@@ -4,9 +4,11 @@
 //! A missing or malformed setting is a [`ConfigError`] that names the variable, so the function fails at init
 //! with a message an operator can act on.
 
+mod dbsc;
 mod secret;
 mod values;
 
+pub use dbsc::DbscConfig;
 pub use secret::{ClientSecret, SecretSource};
 pub use values::{AbsoluteUrl, BaseUrl, ConfigError, FrontDoorSecret, Origin, check_scopes};
 
@@ -84,6 +86,8 @@ pub struct SessionConfig {
     pub refresh_lease: Duration,
     /// `POST /auth/refresh` on an access token younger than this (and not due) answers without a token call.
     pub refresh_floor: Duration,
+    /// Device-bound sessions (`session::bound`).
+    pub dbsc: DbscConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -204,6 +208,10 @@ impl SessionConfig {
             refresh_skew: env.secs("REFRESH_SKEW", 60)?,
             refresh_lease,
             refresh_floor: env.secs_or_zero("REFRESH_FLOOR_SECONDS", 30)?,
+            dbsc: DbscConfig {
+                enabled: env.flag("DBSC", true)?,
+                cookie_lifetime: env.secs("DBSC_COOKIE_SECONDS", 600)?,
+            },
         })
     }
 }
@@ -270,6 +278,8 @@ mod tests {
         assert!(c.session.refresh_lease > c.idp.timeout);
         assert_eq!(c.idp.jwks_max_age, Duration::from_secs(3600));
         assert!(!c.idp.backchannel_logout, "off unless configured");
+        assert!(c.session.dbsc.enabled, "DBSC on unless configured");
+        assert_eq!(c.session.dbsc.cookie_lifetime, Duration::from_secs(600));
         let mut m = base();
         m.insert("JWKS_MAX_AGE", "90");
         assert_eq!(parse(&m).unwrap().idp.jwks_max_age, Duration::from_secs(90));
@@ -306,6 +316,8 @@ mod tests {
             ("JWKS_REFETCH_SECONDS", "0"),
             ("REFRESH_FLOOR_SECONDS", "-1"),
             ("BACKCHANNEL_LOGOUT", "yes"),
+            ("DBSC", "1"),
+            ("DBSC_COOKIE_SECONDS", "0"),
             ("INSTANCE_REGISTRY", "on"),
             ("INSTANCE_CACHE_SECONDS", "0"),
             ("SCOPES", "profile read"),

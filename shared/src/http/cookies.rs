@@ -10,6 +10,9 @@
 //!   browser holds at most [`MAX_LOGIN_COOKIES`]: starting one more sign-in clears the oldest (a page on another
 //!   site cannot fill the cookie jar beyond what API Gateway accepts in a request).
 //!
+//! - `__Host-Http-bff-bound`: the bound cookie of a device-bound session (DBSC, `session::bound`): sealed under the
+//!   session's secret, valid for `DBSC_COOKIE_SECONDS`, renewed by the browser with its key. `Secure; HttpOnly;
+//!   SameSite=Strict; Path=/`, no `Domain`; cleared with the session cookie.
 //! - `__Host-bff-hint`: **not** HttpOnly, for the SPA's script: an opaque generation (derived from the session
 //!   secret, opening nothing) and the session's absolute expiry, `<generation>.<epoch seconds>`. Set at sign-in,
 //!   cleared at sign-out and whenever the session cookie is cleared: every tab of the browser sees it change (Cookie
@@ -26,6 +29,10 @@ use std::time::Duration;
 
 pub const SESSION: &str = "__Host-Http-bff-session";
 pub const HINT: &str = "__Host-bff-hint";
+/// The bound cookie of a device-bound session (`session::bound`): short-lived, renewed only with the browser's key.
+pub const BOUND: &str = "__Host-Http-bff-bound";
+/// Its attributes as the DBSC session configuration states them (the browser compares them to the cookie's).
+pub const BOUND_ATTRIBUTES: &str = "Path=/; Secure; HttpOnly; SameSite=Strict";
 pub const LOGIN_PREFIX: &str = "__Host-Http-bff-login-";
 /// At most this many login cookies at once in one browser (sign-ins started side by side in several tabs).
 pub const MAX_LOGIN_COOKIES: usize = 3;
@@ -128,12 +135,20 @@ pub fn clear_hint() -> HeaderValue {
     set_hint(String::new(), Duration::ZERO)
 }
 
+pub fn set_bound(value: String, max_age: Duration) -> HeaderValue {
+    build(BOUND, value, SameSite::Strict, Some(max_age))
+}
+
+pub fn clear_bound() -> HeaderValue {
+    set_bound(String::new(), Duration::ZERO)
+}
+
 /// The cookies to clear when a session is over: the session cookie and the hint, but only those the request carried
 /// (a request without them — a cross-site navigation does not carry Strict cookies — must not clear what the browser
 /// holds).
 pub fn clear_ended(headers: &HeaderMap) -> Vec<HeaderValue> {
     let sent = |name: &str| pairs(headers).any(|(k, _)| k == name);
-    [(SESSION, clear_session as fn() -> HeaderValue), (HINT, clear_hint)]
+    [(SESSION, clear_session as fn() -> HeaderValue), (HINT, clear_hint), (BOUND, clear_bound)]
         .into_iter()
         .filter(|(name, _)| sent(name))
         .map(|(_, clear)| clear())

@@ -2,18 +2,21 @@
 //! (RFC 9207), and turning the code into a validated sign-in ([`sign_in`]: exchange + ID-token validation).
 
 use super::pending::{self, Consumed, PendingLogin};
+use super::return_url::ReturnUrl;
 use crate::config::ResponseMode;
 use crate::error::BffError;
 use crate::http::params::{Params, body_bytes};
+use crate::http::respond::redirect;
 use crate::idp::IdentityServer;
 use crate::idp::token_endpoint::TokenError;
 use crate::instance::Instance;
 use crate::login::store::PendingLogins;
+use crate::metrics::Metric;
 use crate::session::SignedIn;
 use crate::session::tokens::TokenSet;
 use crate::session::user::UserId;
-use lambda_http::Request;
 use lambda_http::http::{Method, header};
+use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value};
 
 /// ID-token claims shown to the SPA by `/auth/session`. Protocol claims (nonce, hashes, sid, …) stay out.
@@ -168,6 +171,24 @@ pub async fn sign_in(idp: &IdentityServer, params: &Params, pending: &PendingLog
     let tokens =
         TokenSet { access_token: tokens.access_token, refresh_token: tokens.refresh_token, id_token: Some(id_token) };
     Ok(SignedIn { sub, idp_sid, user_id, claims: display, tokens, access_lifetime: lifetime })
+}
+
+/// A sign-in that failed (`routes::callback`): a navigating browser goes back to the app with `login_error`; anything else gets the problem+json.
+pub fn failed(req: &Request, e: BffError, return_url: Option<ReturnUrl>) -> Result<Response<Body>, BffError> {
+    if is_navigation(req) { Ok(back_to_app(e, return_url)) } else { Err(e) }
+}
+
+fn back_to_app(e: BffError, return_url: Option<ReturnUrl>) -> Response<Body> {
+    if e.is_server_side() {
+        tracing::error!(code = e.code(), error = %e, "sign-in failed");
+    }
+    let code = match &e {
+        BffError::LoginFailed { error, .. } => error,
+        other => other.code(),
+    };
+    tracing::info!(code, "sign-in failed; browser sent back to the app");
+    Metric::SignInFailures.count_because(code);
+    redirect(&return_url.unwrap_or_else(ReturnUrl::root).with_param("login_error", code))
 }
 
 #[cfg(test)]

@@ -11,9 +11,8 @@ use crate::error::BffError;
 use crate::http::cookies;
 use crate::http::params::Params;
 use crate::http::respond::{redirect, with_cookies};
-use crate::login::callback::{is_navigation, sign_in, standard_error, take};
+use crate::login::callback::{failed, sign_in, standard_error, take};
 use crate::login::pending::Consumed;
-use crate::login::return_url::ReturnUrl;
 use crate::metrics::Metric;
 use crate::session::current::{self, SessionCookie};
 use crate::session::device;
@@ -58,22 +57,4 @@ async fn finish(tenant: &Tenant<'_>, req: &Request, p: &Params, login: &Consumed
     tracing::info!("signed in");
     Metric::SignIns.count();
     Ok(with_cookies(redirect(return_url.as_str()), [session_cookie, hint, clear_login]))
-}
-
-/// A navigating browser goes back to the app with `login_error`; anything else gets the problem+json.
-fn failed(req: &Request, e: BffError, return_url: Option<ReturnUrl>) -> Result<Response<Body>, BffError> {
-    if is_navigation(req) { Ok(back_to_app(e, return_url)) } else { Err(e) }
-}
-
-fn back_to_app(e: BffError, return_url: Option<ReturnUrl>) -> Response<Body> {
-    if e.is_server_side() {
-        tracing::error!(code = e.code(), error = %e, "sign-in failed");
-    }
-    let code = match &e {
-        BffError::LoginFailed { error, .. } => error,
-        other => other.code(),
-    };
-    tracing::info!(code, "sign-in failed; browser sent back to the app");
-    Metric::SignInFailures.count_because(code);
-    redirect(&return_url.unwrap_or_else(ReturnUrl::root).with_param("login_error", code))
 }

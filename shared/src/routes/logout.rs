@@ -29,7 +29,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     }
     let tenant = app.tenant(&req).await?;
     let idp = &tenant.instance.idp;
-    let (secret, session) = match tenant.current_session(req.headers()).await? {
+    let (secret, session) = match tenant.current_session_unbound(req.headers()).await? {
         CurrentSession::Active(secret, session) => (secret, session),
         _ => return Ok(with_cookies(redirect(return_url.as_str()), cookies::clear_ended(req.headers()))),
     };
@@ -50,5 +50,5 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     let location = end_session.unwrap_or_else(|| return_url.as_str().to_string());
     tracing::info!("signed out");
     Metric::SignOuts.count();
-    Ok(with_cookies(redirect(&location), [cookies::clear_session(), cookies::clear_hint()]))
+    Ok(with_cookies(redirect(&location), cookies::clear_ended(req.headers())))
 }

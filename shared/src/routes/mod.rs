@@ -3,6 +3,7 @@
 
 pub mod backchannel;
 pub mod callback;
+pub mod dbsc;
 pub mod login;
 pub mod logout;
 pub mod proxy;

@@ -1,11 +1,12 @@
 //! `GET /auth/session` (with `X-CSRF: 1`): who is signed in. Anonymous → 200 `{"authenticated":false}`. The hint
-//! cookie is set again whenever the browser's differs from its session's.
+//! cookie is set again whenever the browser's differs from its session's; a new session is offered DBSC here.
 
 use crate::app::App;
 use crate::error::BffError;
 use crate::http::cookies::{self, HINT};
 use crate::http::gate::require_method;
 use crate::http::respond::{json, with_cookies};
+use crate::session::bound::{REGISTRATION_HEADER, flow};
 use crate::session::current::CurrentSession;
 use crate::time::UnixTime;
 use lambda_http::http::{Method, StatusCode};
@@ -19,7 +20,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
         let anonymous = json(StatusCode::OK, &json!({"authenticated": false}));
         return Ok(with_cookies(anonymous, cookies::clear_ended(req.headers())));
     };
-    let resp = json(
+    let mut resp = json(
         StatusCode::OK,
         &json!({
             "authenticated": true,
@@ -29,9 +30,12 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
             "logoutUrl": format!("/auth/logout?sid={}", secret.logout_token()),
         }),
     );
-    let hint = secret.hint(session.absolute_expires_at);
-    match cookies::read(req.headers(), HINT) {
-        Ok(Some(sent)) if sent == hint => Ok(resp),
-        _ => Ok(with_cookies(resp, [cookies::set_hint(hint, session.absolute_expires_at.since(UnixTime::now()))])),
+    if let Some(offer) = flow::offer(&app.config.session.dbsc, &secret, &session, UnixTime::now()) {
+        resp.headers_mut().insert(REGISTRATION_HEADER, offer);
     }
+    let hint = secret.hint(session.absolute_expires_at);
+    if !matches!(cookies::read(req.headers(), HINT), Ok(Some(sent)) if sent == hint) {
+        resp = with_cookies(resp, [cookies::set_hint(hint, session.absolute_expires_at.since(UnixTime::now()))]);
+    }
+    Ok(resp)
 }

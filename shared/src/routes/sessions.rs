@@ -28,7 +28,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, BffError>
     }
     if id == current.id {
         session::end_with_secret(&app.sessions, &tenant.instance, &secret).await?;
-        return Ok(with_cookies(empty(StatusCode::NO_CONTENT), [cookies::clear_session(), cookies::clear_hint()]));
+        return Ok(with_cookies(empty(StatusCode::NO_CONTENT), cookies::clear_ended(req.headers())));
     }
     mine::end_one(&app.sessions, &current, &id).await?;
     Ok(empty(StatusCode::NO_CONTENT))

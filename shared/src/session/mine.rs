@@ -40,6 +40,7 @@ pub async fn list(sessions: &Sessions, current: &Session, idle: std::time::Durat
         "lastSeenAt": current.last_seen.rfc3339(),
         "expiresAt": current.expires_at(idle).rfc3339(),
         "device": current.device,
+        "deviceBound": current.binding.is_some(),
         "current": true,
     });
     let others = listed.iter().map(|l| {
@@ -49,6 +50,7 @@ pub async fn list(sessions: &Sessions, current: &Session, idle: std::time::Durat
             "lastSeenAt": l.last_seen.rfc3339(),
             "expiresAt": l.expires.rfc3339(),
             "device": l.device,
+            "deviceBound": l.device_bound,
             "current": false,
         })
     });

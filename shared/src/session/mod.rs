@@ -4,6 +4,7 @@
 //! logout, expiry or a dead refresh token. [`store`] owns the session items; [`user`] says whose a session is.
 
 pub mod backchannel;
+pub mod bound;
 pub mod current;
 pub mod device;
 pub mod mine;
@@ -55,6 +56,8 @@ pub struct Session {
     pub version: i64,
     /// Until when a refresher holds the lease ([`UnixMillis::NEVER`]: none).
     pub lease_until: UnixMillis,
+    /// The key its browser registered (DBSC, [`bound`]): then every request needs the live bound cookie.
+    pub binding: Option<bound::Binding>,
 }
 
 /// A completed sign-in: who, what to show, and the tokens (from `login::callback::sign_in`).
@@ -117,6 +120,7 @@ impl Session {
             absolute_expires_at: now + config.absolute_lifetime,
             version: 1,
             lease_until: UnixMillis::NEVER,
+            binding: None,
         };
         sessions.create(&session, session.expires_at(config.idle_timeout)).await?;
         Ok((secret, session.absolute_expires_at))
@@ -191,16 +195,16 @@ pub async fn end_with_secret(sessions: &Sessions, instance: &Instance, secret: &
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn t(secs: i64) -> UnixTime {
         UnixTime::from_secs(secs)
     }
 
-    #[test]
-    fn expiry_is_the_earlier_of_idle_and_absolute() {
-        let mut s = Session {
+    /// A session for unit tests.
+    pub(crate) fn sample() -> Session {
+        Session {
             key: SessionKey::from_stored("k".into()),
             id: "i".into(),
             user: UserKey::from_stored("default|u".into()),
@@ -218,7 +222,13 @@ mod tests {
             absolute_expires_at: t(1000),
             version: 1,
             lease_until: UnixMillis::NEVER,
-        };
+            binding: None,
+        }
+    }
+
+    #[test]
+    fn expiry_is_the_earlier_of_idle_and_absolute() {
+        let mut s = sample();
         let idle = Duration::from_secs(50);
         assert_eq!(s.expires_at(idle), t(150));
         assert!(s.is_expired(t(150), idle) && !s.is_expired(t(149), idle));

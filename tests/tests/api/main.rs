@@ -5,6 +5,7 @@
 mod abuse;
 mod batch;
 mod chaos;
+mod dbsc;
 mod edge;
 mod faults;
 mod front_door;

@@ -6,6 +6,7 @@
 //! in another execution environment); the indexes are read eventually consistent (DynamoDB offers nothing else for
 //! a global secondary index). Every write that must not race is conditional (`crate::store::conditional`).
 
+mod bound;
 mod lease;
 mod sessions;
 mod users;
@@ -65,6 +66,10 @@ pub mod attr {
     /// What issued its tokens ([`crate::instance::IssuedBy`]): the session is used only while its instance is
     /// still that issuer, client and API.
     pub const ISSUED_BY: &str = "issued_by";
+    /// The public key the session is bound to (DBSC: an uncompressed P-256 point), once registered; never removed.
+    pub const DBSC_KEY: &str = "dbsc_key";
+    /// The issue time (epoch milliseconds) of the last DBSC challenge spent: a challenge issued no later is refused.
+    pub const DBSC_SPENT: &str = "dbsc_spent";
 }
 
 /// The table's global secondary indexes (template.yaml defines them; xtask checks the names and keys against these).

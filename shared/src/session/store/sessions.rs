@@ -4,6 +4,7 @@ use super::Sessions;
 use super::attr::*;
 use crate::instance::{InstanceKey, IssuedBy};
 use crate::session::Session;
+use crate::session::bound::Binding;
 use crate::session::secrets::SessionKey;
 use crate::session::user::{UserKey, qualified};
 use crate::store::{Item, StoreError, b, conditional, get_b, get_n, get_s, n, s};
@@ -159,6 +160,10 @@ fn session_item(sn: &Session, ttl: UnixTime) -> Item {
     if let Some(sid) = &sn.idp_sid {
         item.insert(IDP_SID.to_string(), s(qualified(&sn.instance, sid)));
     }
+    if let Some(bound) = &sn.binding {
+        item.insert(DBSC_KEY.to_string(), b(bound.public_key.clone()));
+        item.insert(DBSC_SPENT.to_string(), n(bound.spent.millis()));
+    }
     item
 }
 
@@ -196,5 +201,9 @@ pub(super) fn parse_session(item: &Item) -> Option<Session> {
         absolute_expires_at: secs(ABS_EXP)?,
         version: get_n(item, VER)?,
         lease_until: UnixMillis::from_millis(get_n(item, LEASE).unwrap_or(0)),
+        binding: get_b(item, DBSC_KEY).map(|public_key| Binding {
+            public_key,
+            spent: UnixMillis::from_millis(get_n(item, DBSC_SPENT).unwrap_or(0)),
+        }),
     })
 }

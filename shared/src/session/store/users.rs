@@ -24,6 +24,8 @@ pub struct Listed {
     /// When it ends unless used (the item's TTL).
     pub expires: UnixTime,
     pub device: String,
+    /// Bound to a device key (DBSC): the index projects [`DBSC_SPENT`], set when the key is.
+    pub device_bound: bool,
 }
 
 fn listed(item: &Item) -> Option<Listed> {
@@ -36,6 +38,7 @@ fn listed(item: &Item) -> Option<Listed> {
         last_seen: secs(SEEN)?,
         expires: secs(TTL)?,
         device: get_s(item, DEVICE).unwrap_or_default(),
+        device_bound: item.contains_key(DBSC_SPENT),
     })
 }
 
