@@ -21,7 +21,7 @@ pub const HEADER: [&str; 7] = ["ID", "Requirement", "Source", "Section", "Status
 /// The allowed statuses, in the summary's order.
 pub const STATUSES: [&str; 3] = ["met", "not applicable", "deviation"];
 /// The allowed sources (the Source cell, exactly), in the summary's order.
-pub const SOURCES: [&str; 9] = [
+pub const SOURCES: [&str; 10] = [
     "browser-based-apps-27",
     "RFC 9700",
     "OIDC Core 1.0",
@@ -31,6 +31,7 @@ pub const SOURCES: [&str; 9] = [
     "RFC 9457",
     "Fetch Metadata",
     "OIDC BCL 1.0",
+    "W3C DBSC",
 ];
 /// Fewer rows than this and the document is not the conformance statement it claims to be.
 pub const MIN_ROWS: usize = 40;
