@@ -77,7 +77,7 @@ pub async fn run(ctx: &mut Ctx) -> Throughput {
 pub async fn start_release_watch(ctx: &Ctx) -> (tests::Proc, String) {
     let port = tests::free_port();
     let env_file = ctx.logs.join("watch.env");
-    std::fs::write(&env_file, ctx.env_direct.iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>()).unwrap();
+    xtask::stack::write_env_file(&ctx.env_direct, &env_file).unwrap();
     eprintln!("bench: the release build under cargo lambda, port {port}");
     let watch = xtask::stack::Watch { release: true, ..xtask::stack::Watch::new(port, env_file) }
         .spawn(&ctx.logs.join("watch.log"))

@@ -116,10 +116,6 @@ impl TestApp {
     /// The functions' environment as this stack wrote it for `cargo lambda watch`: what a [`FnProcess`] needs to
     /// serve this stack.
     pub fn function_env(&self) -> Vec<(String, String)> {
-        std::fs::read_to_string(&self.env_file)
-            .unwrap_or_else(|e| panic!("cannot read the stack's env file {}: {e}", self.env_file.display()))
-            .lines()
-            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-            .collect()
+        xtask::stack::read_env_file(&self.env_file).unwrap_or_else(|e| panic!("cannot read the stack's env file: {e}"))
     }
 }

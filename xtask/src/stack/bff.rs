@@ -70,10 +70,27 @@ impl BffConfig {
     }
 }
 
-/// Writes `KEY=value` lines.
+/// Writes `KEY=value` lines (`cargo lambda watch --env-file`, a dotenv file): a value with anything but letters,
+/// digits and `-_./:@,+%=` in it is written in double quotes, `\` and `"` escaped (`SCOPES=openid profile …` is
+/// refused unquoted).
 pub fn write_env_file(env: &[(String, String)], path: &Path) -> Result<(), String> {
-    let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    let plain = |v: &str| v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:@,+%=".contains(&b));
+    let line = |(k, v): &(String, String)| match plain(v) {
+        true => format!("{k}={v}\n"),
+        false => format!("{k}=\"{}\"\n", v.replace('\\', "\\\\").replace('"', "\\\"")),
+    };
+    let text: String = env.iter().map(line).collect();
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Reads a file [`write_env_file`] wrote back into its pairs (quoted values unquoted).
+pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let unquote = |v: &str| match v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
+        None => v.to_string(),
+    };
+    Ok(text.lines().filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), unquote(v)))).collect())
 }
 
 /// How to run `cargo lambda watch`.
@@ -136,4 +153,23 @@ pub async fn wait_serving(proc: &mut Proc, port: u16, host: Option<&str>, timeou
     // 403: the functions serve, and refuse a request without the front door's header (FRONT_DOOR_SECRET set).
     let serving = || async { matches!(probe_status(&client, &probe, host).await, Some(200 | 403)) };
     wait_ready(proc, "the functions to serve /auth/session", timeout, serving).await
+}
+
+#[cfg(test)]
+mod env_file_tests {
+    use super::*;
+
+    #[test]
+    fn the_env_file_quotes_what_dotenv_needs_quoted_and_reads_back() {
+        let env: Vec<(String, String)> = [("SCOPES", "openid profile read"), ("API_BASE", ""), ("X", r#"a"b\c"#)]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let path = std::env::temp_dir().join(format!("env-file-{}", std::process::id()));
+        write_env_file(&env, &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("SCOPES=\"openid profile read\"\n") && text.contains("API_BASE=\n"), "{text}");
+        assert_eq!(read_env_file(&path).unwrap(), env);
+        std::fs::remove_file(&path).unwrap();
+    }
 }

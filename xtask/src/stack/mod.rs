@@ -14,7 +14,7 @@ pub mod instances;
 pub mod process;
 pub mod spa;
 
-pub use bff::{BffConfig, Watch};
+pub use bff::{BffConfig, Watch, read_env_file, write_env_file};
 pub use dynamodb::{DdbProxy, DynamoLocal};
 pub use emulator::{Emulator, EmulatorConfig};
 pub use front_door::FrontDoor;
