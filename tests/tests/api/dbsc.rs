@@ -17,7 +17,7 @@ use tests::{Options, TestApp, spawn_app_with};
 
 const BOUND: &str = "__Host-Http-bff-bound";
 const SESSION: &str = "__Host-Http-bff-session";
-const CUSTOMERS: &str = "/api/domain/odata/General_Contacts_Persons?$top=1";
+const CUSTOMERS: &str = "/api/domain/odata/Crm_Sales_Customers?$top=1";
 
 async fn app(extra: &[(&str, &str)]) -> TestApp {
     let mut bff_env: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -99,7 +99,7 @@ async fn bind(app: &TestApp, b: &mut Browser, device: &mut Device) -> Value {
 async fn renew(app: &TestApp, b: &mut Browser, device: &mut Device) -> Resp {
     let proof = device.proof(device.challenge.as_deref().unwrap(), false);
     let r = post(app, b, "/auth/dbsc/refresh", Some(&proof)).await;
-    if r.status == 200 {
+    if r.status == 200 && r.header("secure-session-challenge").is_some() {
         device.challenge = Some(challenge_of(&r));
     }
     r
