@@ -59,20 +59,21 @@ check-template: setup
 # rust-cargolambda builder ran once per function: `cargo lambda build --release --arm64`, the same profile, target
 # and features (the six functions depend on the same crates, so unifying their features changes nothing). Then
 # `sam build` only copies each bootstrap (template.yaml: BuildMethod makefile, the build-<LogicalId> targets below),
-# in place (--build-in-source: no copy of the repository to build from).
+# in place (--build-in-source: no copy of the repository to build from), uncached (samconfig's cache would hash the
+# whole repository, target/ included, for minutes, to decide whether to copy six files).
 LAMBDA_BINS := login callback session refresh logout proxy
 sam-build: setup
 	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	$(MAKE) --no-print-directory lambda-bins
-	sam build --build-in-source
+	LAMBDA_BINS_BUILT=1 sam build --build-in-source --no-cached
 
 # target/lambda/<function>/bootstrap for all six (a no-op when they are up to date).
 lambda-bins:
 	cargo lambda build --release --arm64 $(addprefix --bin ,$(LAMBDA_BINS))
 
 # SAM's makefile build method runs `make build-<LogicalId>` with ARTIFACTS_DIR: the function's bootstrap, from the
-# one build above (made here if missing or stale, so a bare `sam build --build-in-source` works too).
-build-%Function: lambda-bins
+# one build above (a bare `sam build --build-in-source` makes it first; sam-build has just made it).
+build-%Function: $(if $(LAMBDA_BINS_BUILT),,lambda-bins)
 	cp target/lambda/$(shell echo '$*' | tr '[:upper:]' '[:lower:]')/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
 
 ## make schemathesis: property-based tests of a fresh local stack against openapi.yaml.
