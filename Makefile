@@ -28,7 +28,7 @@ e2e: setup e2e-setup
 	cargo xtask with-dynamodb -- $(MAKE) --no-print-directory e2e-run
 
 # The browser tests themselves; DynamoDB Local must be up (BFF_TEST_DYNAMODB), as the two targets above arrange.
-# tests/e2e/harness.mjs starts each stack with `cargo xtask stack --json --spa`.
+# tests/e2e/harness.mjs starts each stack with `cargo xtask stack --spa`.
 e2e-run:
 	cd tests/e2e && npm test
 

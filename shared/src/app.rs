@@ -173,7 +173,10 @@ where
     H: Fn(&'static App, Request) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<Response<ProxyBody>, BffError>> + Send + 'static,
 {
-    serve(app, move |app, req| async move { crate::proxy::body::buffered(handler(app, req).await?).await }).await
+    serve(app, move |app, req| async move {
+        crate::proxy::body::buffered(handler(app, req).await?, app.config.proxy.buffered_limit).await
+    })
+    .await
 }
 
 /// One invocation: the front door's gate, the handler, its error as problem+json (`problem` turns that into the

@@ -1,5 +1,5 @@
 // Harness for the browser end-to-end tests. The stack is the project's one definition of it (xtask/src/stack/):
-// `cargo xtask stack --json --spa` starts a private one on free ports — the ERP.net emulator on 127.0.0.1, the BFF
+// `cargo xtask stack --spa` starts a private one on free ports — the ERP.net emulator on 127.0.0.1, the BFF
 // functions under `cargo lambda watch`, the example SPA under Vite on `localhost` (so the sign-in crosses sites as in
 // production) — against the DynamoDB Local that `cargo xtask with-dynamodb` started (BFF_TEST_DYNAMODB), with a
 // table of its own, and prints one JSON line describing it. It runs in its own process group until its stdin closes
@@ -108,7 +108,7 @@ export async function startStack({ accessTokenTtl = 3600, instances = false } = 
   const fd = fs.openSync(log, 'w');
   const child = spawn(
     'cargo',
-    ['xtask', 'stack', '--json', '--spa', '--access-token-ttl', String(accessTokenTtl), ...(instances ? ['--instances'] : [])],
+    ['xtask', 'stack', '--spa', '--access-token-ttl', String(accessTokenTtl), ...(instances ? ['--instances'] : [])],
     { cwd: ROOT, stdio: ['pipe', 'pipe', fd], detached: true },
   );
   fs.closeSync(fd);

@@ -101,6 +101,8 @@ pub struct ProxyConfig {
     /// `PROXY_STREAMING=true`: the proxy answers as a stream (a function URL in `RESPONSE_STREAM` mode); else
     /// buffered, within Lambda's 6 MB.
     pub streaming: bool,
+    /// `PROXY_BUFFERED_LIMIT_BYTES` (6 MiB): a buffered answer's Lambda envelope must fit in this many bytes.
+    pub buffered_limit: usize,
 }
 
 impl Config {
@@ -229,21 +231,15 @@ impl ProxyConfig {
         if allowlist.is_empty() || allowlist.iter().any(|p| p.contains("..") || p.contains('\\')) {
             return Err(err("PROXY_ALLOWLIST", "must be a comma-separated list of path prefixes like `domain/odata/`"));
         }
-        let max_request_bytes = match env.opt("PROXY_MAX_REQUEST_BYTES") {
-            None => 1024 * 1024,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=6 * 1024 * 1024).contains(n))
-                .ok_or_else(|| err("PROXY_MAX_REQUEST_BYTES", format!("must be 1..=6291456, not `{v}`")))?,
-        };
+        let max_request_bytes = env.bytes("PROXY_MAX_REQUEST_BYTES", 1024 * 1024)?;
+        let buffered_limit = env.bytes("PROXY_BUFFERED_LIMIT_BYTES", 6 * 1024 * 1024)?;
         let streaming = match env.opt("PROXY_STREAMING").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
             Some(_) => return Err(err("PROXY_STREAMING", "must be `true` or `false`")),
         };
         let timeout = env.millis("UPSTREAM_TIMEOUT_MS", 25_000)?;
-        Ok(ProxyConfig { api_base, allowlist, max_request_bytes, timeout, streaming })
+        Ok(ProxyConfig { api_base, allowlist, max_request_bytes, buffered_limit, timeout, streaming })
     }
 }
 

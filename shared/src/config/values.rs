@@ -71,6 +71,18 @@ impl<'a> Env<'a> {
     pub(super) fn millis(&self, k: &'static str, default: u64) -> Result<Duration, ConfigError> {
         Ok(Duration::from_millis(self.positive(k, "milliseconds")?.unwrap_or(default)))
     }
+
+    /// A byte count in `1..=6291456` (Lambda's 6 MB payload limit).
+    pub(super) fn bytes(&self, k: &'static str, default: usize) -> Result<usize, ConfigError> {
+        match self.opt(k) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=6 * 1024 * 1024).contains(n))
+                .ok_or_else(|| err(k, format!("must be 1..=6291456, not `{v}`"))),
+        }
+    }
 }
 
 /// An absolute http(s) URL without user info, query or fragment, kept without a trailing slash (paths are appended

@@ -61,19 +61,21 @@ pub fn encoded_size(body: &[u8], as_text: bool) -> usize {
     }
 }
 
-pub fn fits_lambda(body: &[u8], as_text: bool) -> bool {
-    encoded_size(body, as_text) + ENVELOPE_HEADROOM <= LAMBDA_RESPONSE_LIMIT
+/// Whether `body` fits a Lambda response envelope of `limit` bytes.
+pub fn fits_lambda(body: &[u8], as_text: bool, limit: usize) -> bool {
+    encoded_size(body, as_text) + ENVELOPE_HEADROOM <= limit
 }
 
 /// A streamed answer read whole, for a buffered Lambda response (`PROXY_STREAMING` off): Lambda's 6 MB limit on the
-/// JSON envelope applies (`upstream_response_too_large`), text stays text, anything else is base64.
-pub async fn buffered(resp: Response<ProxyBody>) -> Result<Response<Body>, BffError> {
+/// JSON envelope applies (`limit`, `PROXY_BUFFERED_LIMIT_BYTES`; else `upstream_response_too_large`), text stays
+/// text, anything else is base64.
+pub async fn buffered(resp: Response<ProxyBody>, limit: usize) -> Result<Response<Body>, BffError> {
     let (parts, mut body) = resp.into_parts();
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BffError::UpstreamUnavailable(format!("response body: {e}")))?;
         if let Ok(data) = frame.into_data() {
-            if bytes.len() + data.len() > LAMBDA_RESPONSE_LIMIT {
+            if bytes.len() + data.len() > limit {
                 return Err(BffError::UpstreamResponseTooLarge);
             }
             bytes.extend_from_slice(&data);
@@ -84,10 +86,10 @@ pub async fn buffered(resp: Response<ProxyBody>) -> Result<Response<Body>, BffEr
     } else {
         match String::from_utf8(bytes) {
             Ok(text) if is_text(parts.headers.get(header::CONTENT_TYPE)) => {
-                fits_lambda(text.as_bytes(), true).then_some(Body::Text(text))
+                fits_lambda(text.as_bytes(), true, limit).then_some(Body::Text(text))
             }
-            Ok(text) => Some(text.into_bytes()).filter(|b| fits_lambda(b, false)).map(Body::Binary),
-            Err(e) => Some(e.into_bytes()).filter(|b| fits_lambda(b, false)).map(Body::Binary),
+            Ok(text) => Some(text.into_bytes()).filter(|b| fits_lambda(b, false, limit)).map(Body::Binary),
+            Err(e) => Some(e.into_bytes()).filter(|b| fits_lambda(b, false, limit)).map(Body::Binary),
         }
         .ok_or(BffError::UpstreamResponseTooLarge)?
     };
@@ -101,8 +103,9 @@ mod tests {
     #[test]
     fn lambda_size_accounts_for_encoding() {
         let five_mb = vec![b'a'; 5 * 1024 * 1024];
-        assert!(fits_lambda(&five_mb, true));
-        assert!(!fits_lambda(&five_mb, false));
-        assert!(!fits_lambda(&vec![b'"'; 4 * 1024 * 1024], true));
+        assert!(fits_lambda(&five_mb, true, LAMBDA_RESPONSE_LIMIT));
+        assert!(!fits_lambda(&five_mb, false, LAMBDA_RESPONSE_LIMIT));
+        assert!(!fits_lambda(&vec![b'"'; 4 * 1024 * 1024], true, LAMBDA_RESPONSE_LIMIT));
+        assert!(!fits_lambda(&five_mb, true, 5 * 1024 * 1024));
     }
 }

@@ -55,7 +55,7 @@ async fn a_user_lists_ends_one_and_ends_all_other_sessions() {
     assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
     for s in &sessions {
         let keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["createdAt", "current", "device", "expiresAt", "id", "lastSeenAt"], "{s}");
+        assert_eq!(keys, ["createdAt", "current", "device", "deviceBound", "expiresAt", "id", "lastSeenAt"], "{s}");
         assert_eq!(s["id"].as_str().unwrap().len(), 22, "an opaque id: {s}");
     }
     assert!(sessions.iter().any(|s| s["device"] == "Edge on Windows"), "{sessions:?}");

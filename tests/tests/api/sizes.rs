@@ -1,4 +1,4 @@
-//! Buffered answers (`PROXY_STREAMING=false`, a `BUFFERED` function URL) across Lambda's 6 MB response limit:
+//! Buffered answers (`PROXY_STREAMING=false`, a `BUFFERED` function URL) across the envelope limit (Lambda's 6 MB; 2 MiB locally):
 //! every size comes back whole or as `502 upstream_response_too_large`, and promptly, straight from the functions
 //! and through the local front door. The limit is on the JSON envelope, so the body counts as the envelope
 //! carries it: JSON-escaped text (a `"` takes two bytes) or base64 (4 bytes per 3).
@@ -50,7 +50,7 @@ async fn buffered_app() -> TestApp {
 }
 
 #[tokio::test]
-async fn buffered_answers_across_the_6_mb_limit_come_back_whole_or_502_promptly() {
+async fn buffered_answers_across_the_envelope_limit_come_back_whole_or_502_promptly() {
     let app = buffered_app().await;
     let mut b = Browser::new();
     app.sign_in(&mut b, "demo", "demo").await;
@@ -60,26 +60,27 @@ async fn buffered_answers_across_the_6_mb_limit_come_back_whole_or_502_promptly(
 
     use Outcome::{TooLarge, Whole};
     use Padding::{Binary, Plain, Quotes};
-    // (size of the API's answer, padding, what AWS does with it: the envelope within 6 MiB or not).
+    // (size of the API's answer, padding, the outcome with the local stack's envelope limit of 2 MiB,
+    // `xtask::stack::bff::LOCAL_BUFFERED_LIMIT`). AWS's limit is 6 MiB: there the answers marked * come back whole;
+    // locally they are a prompt 502, because cargo lambda watch 1.9.2 sometimes never delivers a large buffered
+    // answer the function has already sent (seen from about 4.9 MB of envelope).
+    assert_eq!(xtask::stack::bff::LOCAL_BUFFERED_LIMIT, 2 * 1024 * 1024);
     let cases = [
-        (5_000_000, Plain, Whole),
-        (5_500_000, Plain, Whole),
-        (5_900_000, Plain, Whole),
-        (6_000_000, Plain, Whole),
-        (6_200_000, Plain, Whole),
+        (1_000_000, Plain, Whole),
+        (1_900_000, Plain, Whole),
+        (2_200_000, Plain, TooLarge), // *
+        (5_900_000, Plain, TooLarge), // *
+        (6_000_000, Plain, TooLarge), // *
         (6_291_456, Plain, TooLarge),
         (6_500_000, Plain, TooLarge),
-        (7_000_000, Plain, TooLarge),
-        (2_900_000, Quotes, Whole),
+        (900_000, Quotes, Whole),
+        (1_100_000, Quotes, TooLarge), // *
+        (2_900_000, Quotes, TooLarge), // *
         (3_300_000, Quotes, TooLarge),
-        (5_500_000, Quotes, TooLarge),
-        (5_900_000, Quotes, TooLarge),
-        (6_000_000, Quotes, TooLarge),
-        (6_500_000, Quotes, TooLarge),
-        (4_400_000, Binary, Whole),
+        (1_400_000, Binary, Whole),
+        (1_600_000, Binary, TooLarge), // *
+        (4_400_000, Binary, TooLarge), // *
         (4_800_000, Binary, TooLarge),
-        (5_900_000, Binary, TooLarge),
-        (6_500_000, Binary, TooLarge),
     ];
     let mut failures = vec![];
     for origin in [app.functions_origin(), app.origin()] {
@@ -134,7 +135,7 @@ async fn buffered_answers_across_the_6_mb_limit_come_back_whole_or_502_promptly(
                 }
             };
             if outcome != *expected {
-                failures.push(format!("{what}: {outcome:?}, AWS: {expected:?}"));
+                failures.push(format!("{what}: {outcome:?}, expected {expected:?}"));
             }
             eprintln!("{what}: {status} in {took:?}");
         }

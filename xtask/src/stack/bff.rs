@@ -39,6 +39,10 @@ pub const DEPLOYED_DEFAULTS: &[(&str, &str)] = &[
     ("PROXY_STREAMING", "true"),
 ];
 
+/// The buffered proxy's envelope limit locally (`PROXY_BUFFERED_LIMIT_BYTES`): 2 MiB, below where cargo lambda watch
+/// loses answers; AWS's is 6 MiB.
+pub const LOCAL_BUFFERED_LIMIT: usize = 2 * 1024 * 1024;
+
 impl BffConfig {
     /// THE environment of the functions. A new BFF variable is added here, and only here: the deployed defaults,
     /// then what differs locally (the template drift test lists each such variable and why).
@@ -56,6 +60,9 @@ impl BffConfig {
             ("AWS_ACCESS_KEY_ID".into(), "local".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "local".into()),
             ("AWS_REGION".into(), "eu-west-1".into()),
+            // cargo lambda watch loses some large buffered answers: locally a buffered answer stops at 2 MiB (a
+            // prompt 502), see xtask/src/template_env.rs.
+            ("PROXY_BUFFERED_LIMIT_BYTES".into(), LOCAL_BUFFERED_LIMIT.to_string()),
         ]);
         for (k, v) in &self.extra_env {
             env.retain(|(name, _)| name != k);
