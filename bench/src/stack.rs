@@ -36,7 +36,10 @@ impl Ctx {
     pub async fn new(bin_dir: PathBuf) -> Ctx {
         eprintln!("bench: starting the local stack (emulator, ddb-proxy, cargo-lambda's watch)");
         // `POST /auth/refresh` is measured as a real refresh: no floor.
-        let bff_env = vec![("REFRESH_FLOOR_SECONDS".into(), "0".into())];
+        let mut bff_env = vec![("REFRESH_FLOOR_SECONDS".into(), "0".into())];
+        if let Ok(v) = std::env::var("BENCH_PROXY_STREAMING") {
+            bff_env.push(("PROXY_STREAMING".into(), v));
+        }
         let app = spawn_app_with(Options { ddb_proxy: true, bff_env, ..Options::default() }).await;
         let logs = tests::repo_root().join("target").join("bench");
         std::fs::create_dir_all(&logs).unwrap();

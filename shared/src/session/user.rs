@@ -43,6 +43,11 @@ impl UserKey {
         &self.0
     }
 
+    /// The user id without its instance.
+    pub fn id(&self) -> &str {
+        self.0.split_once('|').map_or(&self.0, |(_, id)| id)
+    }
+
     /// A stable, non-reversible handle for log lines that need to correlate one user's events (no personal data).
     pub fn log_handle(&self) -> String {
         crate::crypto::b64url(&crate::crypto::sha256(self.0.as_bytes())[..9])
@@ -71,6 +76,7 @@ mod tests {
         let default = InstanceKey::default_instance();
         let id = UserId::from_claims(Some("6f1e8d2c"), "alice").unwrap();
         assert_eq!(UserKey::new(&acme, &id).as_str(), "acme|6f1e8d2c");
+        assert_eq!(UserKey::new(&acme, &id).id(), "6f1e8d2c");
         assert_ne!(UserKey::new(&acme, &id), UserKey::new(&default, &id));
         // Renamed: the same key. Without an `id` claim, the sub, marked.
         assert_eq!(UserId::from_claims(Some("6f1e8d2c"), "alice2").unwrap(), id);

@@ -24,6 +24,9 @@ pub mod attr {
     /// The user's key ([`crate::session::UserKey`]: the instance and ERP.net's stable `id`). The partition key of
     /// [`super::index::BY_USER`]; removed when the session ends elsewhere (so only live sessions are in the index).
     pub const USER: &str = "user";
+    /// ERP.net's stable user id alone (the `id` claim; [`USER`] qualifies it with the instance). Written for readers
+    /// of the table beside the BFF (the benchmark's peer BFF reads it); the BFF itself keys on [`USER`].
+    pub const UID: &str = "uid";
     /// Display claims, as JSON.
     pub const CLAIMS: &str = "claims";
     /// The sealed token set.

@@ -142,6 +142,7 @@ fn session_item(sn: &Session, ttl: UnixTime) -> Item {
         (PK.to_string(), s(sn.key.as_str())),
         (ID.to_string(), s(&sn.id)),
         (USER.to_string(), s(sn.user.as_str())),
+        (UID.to_string(), s(sn.user.id())),
         (SUB.to_string(), s(qualified(&sn.instance, &sn.sub))),
         (INST.to_string(), s(sn.instance.as_str())),
         (ISSUED_BY.to_string(), s(sn.issued_by.as_str())),
