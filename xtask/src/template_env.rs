@@ -28,7 +28,7 @@ const DIFFERS_LOCALLY: &[(&str, &str)] = &[
     ),
     (
         "PROXY_BUFFERED_LIMIT_BYTES",
-        "AWS: Lambda's 6 MiB (the code's default); locally 2 MiB, because cargo lambda watch 1.9.2 sometimes never \
+        "AWS: Lambda's 6 MiB (the code's default); locally 2 MiB, because cargo-lambda's watch (1.9.2) sometimes never \
          delivers a large buffered answer the function has sent (seen from about 4.9 MB of envelope): a buffered \
          answer between 2 and 6 MiB is a prompt 502 locally where AWS delivers it (the deployed default streams)",
     ),
