@@ -6,7 +6,7 @@
 use super::Sessions;
 use super::attr::*;
 use crate::session::secrets::SessionKey;
-use crate::store::{StoreError, b, get_b, get_n, n, s};
+use crate::store::{StoreError, b, get_b, get_n, n};
 use crate::time::UnixMillis;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -17,11 +17,7 @@ impl Sessions {
     /// when the session is gone, ended or already bound (to another key: a session is bound once, for good).
     pub async fn bind(&self, key: &SessionKey, public_key: &[u8], spent: UnixMillis) -> Result<bool, StoreError> {
         let out = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .key(PK, s(key.as_str()))
+            .update(key)
             .update_expression(format!("SET {DBSC_KEY} = :k, {DBSC_SPENT} = :s"))
             .condition_expression(format!(
                 "attribute_exists({PK}) AND attribute_not_exists({ENDED}) AND attribute_not_exists({DBSC_KEY})"
@@ -38,11 +34,7 @@ impl Sessions {
     /// after it was spent. False when it was (a replay) or the session is gone.
     pub async fn spend_challenge(&self, key: &SessionKey, issued: UnixMillis) -> Result<bool, StoreError> {
         let out = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .key(PK, s(key.as_str()))
+            .update(key)
             .update_expression(format!("SET {DBSC_SPENT} = :s"))
             .condition_expression(format!(
                 "attribute_exists({DBSC_KEY}) AND attribute_not_exists({ENDED}) AND {DBSC_SPENT} < :s"

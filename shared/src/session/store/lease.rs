@@ -60,11 +60,7 @@ impl Sessions {
         until: UnixMillis,
     ) -> Result<Lease, StoreError> {
         let out = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .key(PK, s(key.as_str()))
+            .update(key)
             .update_expression(format!("SET {LEASE} = :until, {LEASE_OWNER} = :me"))
             .condition_expression(format!(
                 "{VER} = :v AND (attribute_not_exists({LEASE}) OR {LEASE} < :now OR {LEASE_OWNER} = :me)"
@@ -110,11 +106,7 @@ impl Sessions {
         tokens: RefreshedTokens,
     ) -> Result<Commit, StoreError> {
         let out = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .key(PK, s(key.as_str()))
+            .update(key)
             .update_expression(format!(
                 "SET {TOK} = :tok, {AT_EXP} = :exp, {AT_LIFE} = :life, {VER} = :next, {LEASE} = :zero, \
                  {REFRESHED_BY} = :me REMOVE {LEASE_OWNER}"
@@ -147,11 +139,7 @@ impl Sessions {
     /// Gives the lease back after a failed refresh, so the next caller can try at once.
     pub async fn release_lease(&self, key: &SessionKey, owner: &str) -> Result<(), StoreError> {
         let out = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .key(PK, s(key.as_str()))
+            .update(key)
             .update_expression(format!("SET {LEASE} = :zero REMOVE {LEASE_OWNER}"))
             .condition_expression(format!("{LEASE_OWNER} = :me"))
             .expression_attribute_values(":zero", n(0))

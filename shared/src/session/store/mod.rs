@@ -16,7 +16,10 @@ pub use lease::{Commit, Lease};
 pub use sessions::{Loaded, RefreshedTokens};
 pub use users::{IdpKey, Listed};
 
-use crate::store::Table;
+use crate::session::secrets::SessionKey;
+use crate::store::{Table, s};
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 
 /// The session item's attribute names: defined here once, used by the store and by the tests that inspect the table.
 pub mod attr {
@@ -99,5 +102,15 @@ impl Sessions {
     /// The table's name.
     pub fn table(&self) -> &str {
         self.table.name()
+    }
+
+    /// An update of the session item under `key` (its expressions still to add).
+    fn update(&self, key: &SessionKey) -> UpdateItemFluentBuilder {
+        self.table.client.update_item().table_name(&self.table.name).key(attr::PK, s(key.as_str()))
+    }
+
+    /// A delete of the session item under `key`, for a condition to be added.
+    fn delete_if(&self, key: &SessionKey) -> DeleteItemFluentBuilder {
+        self.table.client.delete_item().table_name(&self.table.name).key(attr::PK, s(key.as_str()))
     }
 }

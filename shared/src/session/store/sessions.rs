@@ -105,11 +105,7 @@ impl Sessions {
     /// session another instance just refreshed). Returns whether it was deleted.
     pub async fn delete_at_version(&self, key: &SessionKey, version: i64) -> Result<bool, StoreError> {
         let out = self
-            .table
-            .client
-            .delete_item()
-            .table_name(&self.table.name)
-            .key(PK, s(key.as_str()))
+            .delete_if(key)
             .condition_expression(format!("{VER} = :v"))
             .expression_attribute_values(":v", n(version))
             .send()
@@ -120,11 +116,7 @@ impl Sessions {
     /// Records activity: last-seen and the TTL that follows from it. Never resurrects a deleted session.
     pub async fn touch(&self, key: &SessionKey, last_seen: UnixTime, ttl: UnixTime) -> Result<(), StoreError> {
         let out = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .key(PK, s(key.as_str()))
+            .update(key)
             .update_expression(format!("SET {SEEN} = :s, #t = :t"))
             .condition_expression(format!("attribute_exists({PK})"))
             .expression_attribute_names("#t", TTL)

@@ -93,11 +93,7 @@ impl Sessions {
     /// indexes, its refresh lease dropped). Returns whether it was a live session of `user`.
     pub async fn end_elsewhere(&self, key: &SessionKey, user: &UserKey, now: UnixTime) -> Result<bool, StoreError> {
         let out = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .key(PK, s(key.as_str()))
+            .update(key)
             .update_expression(format!("SET {ENDED} = :now REMOVE #u, #s, {IDP_SID}, {LEASE_OWNER}"))
             .condition_expression(format!("#u = :u AND attribute_not_exists({ENDED})"))
             .expression_attribute_names("#u", USER)
