@@ -7,8 +7,9 @@
 use crate::error::BffError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use std::collections::HashMap;
 
 /// The partition key of every item: `session#…`, `login#…`, `bcl#…` or `instance#…`.
@@ -37,6 +38,34 @@ impl Table {
     pub(crate) async fn read_item(&self, pk: &str) -> Result<Option<Item>, StoreError> {
         let out = self.client.get_item().table_name(&self.name).key(PK, s(pk)).consistent_read(true).send().await?;
         Ok(out.item)
+    }
+
+    /// Writes `item` under a key that must be new. `Ok(true)`: written, also when a failed condition (or an error)
+    /// finds an item that `ours` recognises as this very write (the SDK's retry of a write whose answer was lost);
+    /// `Ok(false)`: the key was taken by another item.
+    pub(crate) async fn put_new(&self, item: Item, ours: impl Fn(&Item) -> bool) -> Result<bool, StoreError> {
+        let pk = item.get(PK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .condition_expression(format!("attribute_not_exists({PK})"))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(se)) if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                let PutItemError::ConditionalCheckFailedException(c) = se.err() else { unreachable!() };
+                Ok(c.item.as_ref().is_some_and(ours))
+            }
+            // May have been applied: a consistent read decides.
+            Err(e) => match self.read_item(&pk).await {
+                Ok(Some(stored)) if ours(&stored) => Ok(true),
+                _ => Err(e.into()),
+            },
+        }
     }
 
     /// Deletes one item (nothing happens when there is none).

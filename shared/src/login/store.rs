@@ -4,7 +4,6 @@
 use crate::store::{Item, PK, StoreError, TTL, Table, b, get_b, get_s, n, s};
 use crate::time::UnixTime;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
@@ -41,34 +40,17 @@ impl PendingLogins {
         created_at: UnixTime,
         ttl: UnixTime,
     ) -> Result<(), StoreError> {
-        let out = self
-            .table
-            .client
-            .put_item()
-            .table_name(&self.table.name)
-            .item(PK, s(key))
-            .item(attr::BIND, s(binding_hash))
-            .item(attr::DATA, b(sealed.clone()))
-            .item(attr::CREATED, n(created_at.secs()))
-            .item(TTL, n(ttl.secs()))
-            .condition_expression(format!("attribute_not_exists({})", PK))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+        let item = Item::from([
+            (PK.to_string(), s(key)),
+            (attr::BIND.to_string(), s(binding_hash)),
+            (attr::DATA.to_string(), b(sealed.clone())),
+            (attr::CREATED.to_string(), n(created_at.secs())),
+            (TTL.to_string(), n(ttl.secs())),
+        ]);
         let ours = |item: &Item| get_b(item, attr::DATA).as_deref() == Some(sealed.as_slice());
-        match out {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(se)) if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) => {
-                let PutItemError::ConditionalCheckFailedException(c) = se.err() else { unreachable!() };
-                match c.item.as_ref().is_some_and(ours) {
-                    true => Ok(()),
-                    false => Err(StoreError::new("a pending login with this key already exists")),
-                }
-            }
-            Err(e) => match self.table.read_item(key).await {
-                Ok(Some(item)) if ours(&item) => Ok(()),
-                _ => Err(e.into()),
-            },
+        match self.table.put_new(item, ours).await? {
+            true => Ok(()),
+            false => Err(StoreError::new("a pending login with this key already exists")),
         }
     }
 

@@ -9,9 +9,6 @@ use crate::session::secrets::SessionKey;
 use crate::session::user::{UserKey, qualified};
 use crate::store::{Item, StoreError, b, conditional, get_b, get_n, get_s, n, s};
 use crate::time::{UnixMillis, UnixTime};
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -51,33 +48,10 @@ impl Sessions {
     /// Stores a new session; its key is fresh, so it never overwrites. A failed condition whose item holds this
     /// very token set is the SDK's retry of a write whose answer was lost: stored.
     pub async fn create(&self, session: &Session, ttl: UnixTime) -> Result<(), StoreError> {
-        let out = self
-            .table
-            .client
-            .put_item()
-            .table_name(&self.table.name)
-            .set_item(Some(session_item(session, ttl)))
-            .condition_expression(format!("attribute_not_exists({PK})"))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(se)) if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) => {
-                let PutItemError::ConditionalCheckFailedException(c) = se.err() else { unreachable!() };
-                match c.item.as_ref().and_then(|i| get_b(i, TOK)) {
-                    Some(tok) if tok == session.sealed_tokens => Ok(()),
-                    _ => Err(StoreError::new("a session with this key already exists")),
-                }
-            }
-            Err(e) => {
-                // May have been applied: a consistent read decides.
-                let stored = self.table.read_item(session.key.as_str()).await.ok().flatten();
-                match stored.as_ref().and_then(|i| get_b(i, TOK)) {
-                    Some(tok) if tok == session.sealed_tokens => Ok(()),
-                    _ => Err(e.into()),
-                }
-            }
+        let ours = |i: &Item| get_b(i, TOK).is_some_and(|tok| tok == session.sealed_tokens);
+        match self.table.put_new(session_item(session, ttl), ours).await? {
+            true => Ok(()),
+            false => Err(StoreError::new("a session with this key already exists")),
         }
     }
 
